@@ -130,8 +130,9 @@ def table(frame: pd.DataFrame, baseline: str | None = None, patterns: bool = Fal
                 text = _cell(value, kind)
                 if baseline and model != baseline and kind in ("acc", "tok", "eff") and text:
                     base = frame[(frame["model"] == baseline) & (frame["benchmark"] == bench)]
-                    if len(base):
-                        text += f" ({_delta(value, base[kind].iloc[0], kind)})"
+                    delta = _delta(value, base[kind].iloc[0], kind) if len(base) else ""
+                    if delta:  # none against a zero TOK or EFF
+                        text += f" ({delta})"
                 column.append(text)
             out[(bench, header[kind])] = column
     result = pd.DataFrame(out, index=models)
@@ -154,6 +155,10 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
         for _, row in part.iterrows():
             ax.annotate(row["model"], (row["tok"], 100 * row["acc"]), fontsize=8,
                         xytext=(4, 4), textcoords="offset points")
+        low, high = 100 * part["acc"].min(), 100 * part["acc"].max()
+        pad = max(2.0, 0.15 * (high - low))  # equal accuracies would otherwise give a sliver of an axis
+        ax.set_ylim(max(0.0, low - pad), min(100.0, high + pad))
+        ax.margins(x=0.25)  # room for the labels of the outermost points
         ax.set_title(bench)
         ax.set_xlabel("TOK (mean response tokens)")
         ax.set_ylabel("ACC (%)")

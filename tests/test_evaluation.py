@@ -79,8 +79,9 @@ def test_normalized_docs_and_user_turns(shared_data: Path) -> None:
     gpqa = normalize("limopro_gpqa_diamond", _gpqa_rows(shared_data)[0])
     text = doc_to_text(gpqa)
     lists_options = all(f"({letter}) {choice}" in text for letter, choice in zip(LETTERS, gpqa["choices"]))
-    assert lists_options and gpqa["answer"] in LETTERS
-    assert text.endswith(GPQA_INSTRUCTION) and "\\boxed{" in GPQA_INSTRUCTION
+    asks_for_the_letter = text.endswith(GPQA_INSTRUCTION)
+    assert lists_options and asks_for_the_letter and gpqa["answer"] in LETTERS
+    assert "\\boxed{" in GPQA_INSTRUCTION
 
 
 def test_yaml_prompt_and_paper_defaults() -> None:
@@ -109,14 +110,14 @@ def test_prompts_built_by_the_task(shared_data: Path, tiny_qwen_dir: Path) -> No
     for name, task in tasks.items():
         doc = task.test_docs()[0]
         question = doc_to_text(doc)
-        plain = task.fewshot_context(doc, 0)
-        assert plain == f"{PAPER_SYSTEM_PROMPT}\n\n{question}", name
+        # booleans only, so that a failure never shows a (GPQA) question
+        plain_ok = task.fewshot_context(doc, 0) == f"{PAPER_SYSTEM_PROMPT}\n\n{question}"
         templated = task.fewshot_context(doc, 0, apply_chat_template=True, chat_template=chat)
-        assert templated == (f"<|im_start|>system\n{PAPER_SYSTEM_PROMPT}<|im_end|>\n"
-                             f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"), name
-        again = task.fewshot_context(doc, 0, system_instruction=PAPER_SYSTEM_PROMPT, apply_chat_template=True,
-                                     chat_template=chat)
-        assert again == templated, name
+        templated_ok = templated == (f"<|im_start|>system\n{PAPER_SYSTEM_PROMPT}<|im_end|>\n"
+                                     f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n")
+        not_twice = templated == task.fewshot_context(doc, 0, system_instruction=PAPER_SYSTEM_PROMPT,
+                                                      apply_chat_template=True, chat_template=chat)
+        assert plain_ok and templated_ok and not_twice, name
     with pytest.raises(ValueError, match="zero-shot"):
         tasks["limopro_aime"].fewshot_context(tasks["limopro_aime"].test_docs()[0], 3)
 

@@ -64,7 +64,8 @@ def check_run(results: dict, samples: dict[str, list[dict]], model_dir: Path) ->
         assert len(samples[task]) == 2, task
         for record in samples[task]:
             responses = record["filtered_resps"][0]
-            assert len(responses) == 2 and len(record["resps"][0]) == 2, f"{task}: both samples must reach grading"
+            generated, graded = len(record["resps"][0]), len(responses)
+            assert generated == graded == 2, f"{task}: both samples must reach grading"
             grade = grade_choice if task == "limopro_gpqa_diamond" else grade_math
             expected = [int(grade(r, record["doc"]["answer"]).correct) for r in responses]
             counted = [len(ids) for ids in tokenizer(responses, add_special_tokens=False)["input_ids"]]
@@ -96,11 +97,20 @@ def test_tiny_model_end_to_end_with_data_dir_from_the_environment(tmp_path: Path
     results, samples = load_run(out)
     check_run(results, samples, tiny_qwen_dir)
     for task in TASKS:
-        prompt = samples[task][0]["arguments"]["gen_args_0"]["arg_0"]
-        assert prompt.startswith(f"<|im_start|>system\n{PAPER_SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n"), task
-        assert prompt.count("step by step") == 1 and prompt.endswith("<|im_end|>\n<|im_start|>assistant\n"), task
+        prompt = samples[task][0]["arguments"]["gen_args_0"]["arg_0"]  # booleans only: GPQA text stays unshown
+        system_first = prompt.startswith(f"<|im_start|>system\n{PAPER_SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n")
+        once = prompt.count("step by step") == 1
+        assistant_last = prompt.endswith("<|im_end|>\n<|im_start|>assistant\n")
+        assert system_first and once and assistant_last, task
         arguments = samples[task][0]["arguments"]["gen_args_0"]["arg_1"]
         assert arguments == {"until": [], "do_sample": True, "temperature": 0.7, "top_p": 0.95, "max_gen_toks": 8}
+    # the report's "All" column is the group's ACC and TOK, and its EFF their ratio (the group has none)
+    from limopro_plugins.report import load_results, with_overall
+
+    overall = with_overall(load_results([out])).query("benchmark == 'All'").iloc[0]
+    group = results["results"]["limopro"]
+    assert overall["acc"] == pytest.approx(group["acc,none"]) and overall["tok"] == pytest.approx(group["tok,none"])
+    assert overall["eff"] == pytest.approx(group["acc,none"] / group["tok,none"]) and overall["n"] == 2
 
 
 @pytest.mark.slow
