@@ -1,7 +1,8 @@
 """Reasoning-pattern statistics: steps and token share per mode, and PIR distributions per mode.
 
 `python -m limopro_plugins.analyze DATA` accepts
-- a prune output folder or its `structure.jsonl` (modes, token counts and PIR scores already there),
+- a prune output folder or its `structure.jsonl` (modes, token counts and PIR scores already there;
+  after `--classifier llm` also the agreement of rule and LLM labels, per mode and as a confusion table),
 - an lm-eval `--log_samples` file (`samples_<task>_*.jsonl`): every generated response is profiled, or
 - any dataset file the prune command reads (original or pruned): it is segmented and classified here and
   its tokens counted with `--tokenizer` (default: the offline default model's tokenizer).
@@ -23,6 +24,8 @@ from limopro_plugins.classify import Classifier, Mode, RuleClassifier
 from limopro_plugins.segment import segment
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from limopro_plugins.patterns import Profile
 
 
@@ -142,6 +145,56 @@ def stats_from_samples(path: Path, tokenizer: Any) -> PatternStats:
     return stats
 
 
+@dataclass
+class Agreement:
+    """Rule versus LLM labels of the same steps (prune runs with `--classifier llm`)."""
+
+    confusion: "pd.DataFrame"  # rows: rule label, columns: LLM label, cells: steps
+
+    @property
+    def steps(self) -> int:
+        return int(self.confusion.to_numpy().sum())
+
+    def overall(self) -> float:
+        return float(self.confusion.to_numpy().trace()) / self.steps
+
+    def per_mode(self) -> "pd.DataFrame":
+        """Per mode: steps each side gave it, steps both did, and that overlap as a share of each side."""
+        import pandas as pd
+
+        both = pd.Series(self.confusion.to_numpy().diagonal(), index=self.confusion.index)
+        rule, llm = self.confusion.sum(axis=1), self.confusion.sum(axis=0)
+        return pd.DataFrame({"rule": rule, "llm": llm, "both": both,
+                             "of rule": (both / rule.where(rule > 0)).round(3),
+                             "of llm": (both / llm.where(llm > 0)).round(3)})
+
+    def text(self) -> str:
+        from tabulate import tabulate
+
+        return (f"rule vs LLM labels over {self.steps} steps: {100 * self.overall():.1f}% agree\n"
+                f"{tabulate(self.per_mode().fillna('-'), headers='keys', tablefmt='github')}\n\n"
+                f"confusion (rows: rule, columns: LLM)\n"
+                f"{tabulate(self.confusion, headers='keys', tablefmt='github')}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"steps": self.steps, "agreement": round(self.overall(), 4),
+                "confusion": {rule: row.to_dict() for rule, row in self.confusion.iterrows()}}
+
+
+def agreement(rows: Iterable[dict[str, Any]]) -> Agreement | None:
+    """The agreement table of the steps both the rules and the LLM labelled, or None when the LLM
+    labelled none (a run without `--classifier llm`, or every call fell back to the rules)."""
+    import pandas as pd
+
+    pairs = [(s["rule_mode"], s["llm_mode"]) for row in rows for s in row["steps"] if s.get("llm_mode")]
+    if not pairs:
+        return None
+    labels = [m.value for m in Mode]
+    frame = pd.DataFrame(pairs, columns=["rule", "llm"])
+    confusion = pd.crosstab(frame["rule"], frame["llm"]).reindex(index=labels, columns=labels, fill_value=0)
+    return Agreement(confusion.rename_axis(index="rule", columns="llm"))
+
+
 def plot_pir(stats: PatternStats, path: Path) -> bool:
     """Histogram of PIR per mode; False (and no file) when nothing was scored."""
     present = {m: v for m, v in stats.pirs.items() if v}
@@ -187,10 +240,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from limopro_plugins.records import InputError
 
     data = Path(args.data)
+    agreed = None
     try:
         structure = _structure_path(data)
         if structure is not None:
-            stats = stats_from_structure(read_jsonl_tolerant(structure))
+            rows = read_jsonl_tolerant(structure)
+            stats, agreed = stats_from_structure(rows), agreement(rows)
         elif is_lm_eval_samples(data):
             stats = stats_from_samples(data, load_tokenizer(resolve(args.tokenizer)))
         else:
@@ -198,8 +253,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputError, ModelUnavailableError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(json.dumps({stats.unit: stats.chains, "modes": stats.to_json()}, indent=2) if args.json
-          else f"{stats.chains} {stats.unit}\n{stats.table()}")
+    if args.json:
+        found = {stats.unit: stats.chains, "modes": stats.to_json()}
+        print(json.dumps(found | ({"rule_vs_llm": agreed.to_json()} if agreed else {}), indent=2))
+    else:
+        print(f"{stats.chains} {stats.unit}\n{stats.table()}" + (f"\n\n{agreed.text()}" if agreed else ""))
     if args.plot:
         if plot_pir(stats, args.plot):
             print(f"PIR distributions -> {args.plot}")

@@ -18,7 +18,9 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -28,9 +30,10 @@ from limopro_plugins import __version__
 from limopro_plugins.analyze import stats_from_structure
 from limopro_plugins.classify import Mode, RuleClassifier
 from limopro_plugins.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl_tolerant
+from limopro_plugins.llm import OUTCOMES, ChatClient, LLMConfig, LLMError, hybrid_modes, llm_labels, llm_segment
 from limopro_plugins.prune import chain_rng, select_removals
 from limopro_plugins.records import Chain, Fields, InputError, Reject, read_chains
-from limopro_plugins.segment import segment
+from limopro_plugins.segment import Step, segment
 
 SAMPLE_NAME = "sample"
 
@@ -70,13 +73,22 @@ class Settings:
     schema: str | None
     fields: dict[str, str | None] = field(default_factory=dict)
     limit: int | None = None
+    segmenter: str = "rule"
+    classifier: str = "rule"
+    llm_model: str | None = None
+
+    @property
+    def uses_llm(self) -> bool:
+        return "llm" in (self.segmenter, self.classifier)
 
 
 def _settings(args: argparse.Namespace, source: str) -> Settings:
     fields = Fields(args.question_field, args.reasoning_field, args.solution_field, args.answer_field)
+    uses_llm = "llm" in (args.segmenter, args.classifier)
     return Settings(source, args.model, args.backend, args.dtype, args.answer,
                     bool(args.score_all or args.strategy == "ppl-all"), args.max_tokens, args.schema,
-                    asdict(fields), args.limit)
+                    asdict(fields), args.limit, args.segmenter, args.classifier,
+                    args.llm_model if uses_llm else None)
 
 
 def _run_record(settings: Settings, shard: tuple[int, int] | None) -> dict[str, Any]:
@@ -139,13 +151,61 @@ def _count_records(source: str, limit: int | None) -> int | None:
     return min(total, limit) if limit is not None else total
 
 
-def score_chain(chain: Chain, tokenizer: Any, scorer: Any, classifier: Any, settings: Settings) -> dict:
-    """Segment, classify and score one chain into its structure.jsonl entry."""
+@dataclass
+class Annotation:
+    """A chain's steps and modes, with the LLM's per-step labels and per-call outcomes when one was asked."""
+
+    steps: list[Step]
+    modes: list[Mode]
+    details: list[dict[str, Any]] | None = None
+    llm: dict[str, str] = field(default_factory=dict)
+
+
+def annotate(chain: Chain, settings: Settings, client: ChatClient | None = None) -> Annotation:
+    """Segment and classify one chain with the rules, or the LLM where the settings ask for it."""
+    llm: dict[str, str] = {}
+    steps = None
+    if settings.segmenter == "llm":
+        steps, llm["segment"] = llm_segment(client, chain.reasoning)
+    steps = steps or segment(chain.reasoning)
+    texts = [s.text for s in steps]
+    if settings.classifier != "llm":
+        return Annotation(steps, RuleClassifier().classify(texts), llm=llm)
+    labels, llm["classify"] = llm_labels(client, chain.question, texts)
+    modes, details = hybrid_modes(texts, labels)
+    return Annotation(steps, modes, details, llm)
+
+
+def annotated(items: Iterable[Chain | Reject], fn: Callable[[Chain], Annotation], workers: int
+              ) -> Iterator[tuple[Chain | Reject, Annotation | None]]:
+    """(item, annotation) in input order. With workers > 0 the annotations of the next chains are
+    computed on that many threads while the caller scores, so LLM calls overlap scoring; at most
+    2 x workers chains are held ahead."""
+    if workers <= 0:
+        for item in items:
+            yield item, fn(item) if isinstance(item, Chain) else None
+        return
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="limopro-llm")
+    pending: deque[tuple[Chain | Reject, Future | None]] = deque()
+    try:
+        for item in items:
+            pending.append((item, pool.submit(fn, item) if isinstance(item, Chain) else None))
+            while len(pending) > 2 * workers:
+                ready, future = pending.popleft()
+                yield ready, future.result() if future else None
+        while pending:
+            ready, future = pending.popleft()
+            yield ready, future.result() if future else None
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def score_chain(chain: Chain, annotation: Annotation, tokenizer: Any, scorer: Any, settings: Settings) -> dict:
+    """Score one annotated chain into its structure.jsonl entry."""
     from limopro_plugins.score import ChainTooLongError, encode
 
-    steps = segment(chain.reasoning)
+    steps, modes = annotation.steps, annotation.modes
     texts = [s.text for s in steps]
-    modes = classifier.classify(texts)
     bridge, answer = _answer_text(chain, settings.answer)
     encoded = encode(tokenizer, chain.question, texts, bridge, answer)
     which = [i for i, m in enumerate(modes) if settings.score_all or m.functional]
@@ -161,11 +221,14 @@ def score_chain(chain: Chain, tokenizer: Any, scorer: Any, classifier: Any, sett
             scorer.check_length(encoded)
     except ChainTooLongError as error:
         entry.update(status="skipped", reason=str(error))
+    details = annotation.details or [{}] * len(steps)
     entry["steps"] = [
         {"text": s.text, "start": s.start, "end": s.end, "mode": m.value,
-         "tokens": len(ids), "pir": pirs.get(i)}
-        for i, (s, m, ids) in enumerate(zip(steps, modes, encoded.steps))
+         "tokens": len(ids), "pir": pirs.get(i)} | extra
+        for i, (s, m, ids, extra) in enumerate(zip(steps, modes, encoded.steps, details))
     ]
+    if annotation.llm:
+        entry["llm"] = annotation.llm
     return entry
 
 
@@ -186,22 +249,31 @@ def _load_scorer(args: argparse.Namespace):
     return tokenizer, PIRScorer(model, batch_size=args.batch_size, max_tokens=args.max_tokens)
 
 
+def _llm_client(args: argparse.Namespace) -> ChatClient:
+    config = LLMConfig(args.base_url, args.llm_model, args.api_key_env, args.llm_concurrency, args.llm_timeout,
+                       args.llm_retries, Path(args.llm_cache) if args.llm_cache else None)
+    try:
+        return ChatClient(config)
+    except LLMError as error:
+        raise PipelineError(str(error)) from error
+
+
 def _score_new(args: argparse.Namespace, source: str, settings: Settings, out: Path,
                done: set[int]) -> None:
     """Score every chain not yet in structure.jsonl / rejects.jsonl, appending as it goes."""
     from tqdm import tqdm
 
     tokenizer = scorer = None
-    classifier = RuleClassifier()
+    client = _llm_client(args) if settings.uses_llm else None
     total = _count_records(source, settings.limit)
     if total is not None and args.shard:
         total = len(range(args.shard[0], total, args.shard[1]))
     bar = tqdm(total=total, unit="chain", desc="PIR", dynamic_ncols=True, disable=None)
     bar.update(len(done))
+    todo = (item for item in _limited(source, settings, args.shard) if item.index not in done)
+    workers = args.llm_concurrency if client else 0
     try:
-        for item in _limited(source, settings, args.shard):
-            if item.index in done:
-                continue
+        for item, annotation in annotated(todo, lambda chain: annotate(chain, settings, client), workers):
             if isinstance(item, Reject):
                 append_jsonl(out / "rejects.jsonl", item.to_json())
                 print(f"rejected {item.location}: {item.reason}", file=sys.stderr)
@@ -210,8 +282,10 @@ def _score_new(args: argparse.Namespace, source: str, settings: Settings, out: P
             else:
                 if scorer is None:
                     tokenizer, scorer = _load_scorer(args)
-                append_jsonl(out / "structure.jsonl", score_chain(item, tokenizer, scorer, classifier, settings))
+                append_jsonl(out / "structure.jsonl", score_chain(item, annotation, tokenizer, scorer, settings))
             bar.update(1)
+    except LLMError as error:
+        raise PipelineError(str(error)) from error
     finally:
         bar.close()
 
@@ -254,6 +328,16 @@ def _variants(source: str, settings: Settings, out: Path, structure: dict[int, d
     return tokens
 
 
+def _llm_outcomes(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per LLM component, how many chains it answered validly at once, after the retry, or fell back
+    to the rules for."""
+    found: dict[str, dict[str, int]] = {}
+    for row in rows:
+        for component, outcome in row.get("llm", {}).items():
+            found.setdefault(component, dict.fromkeys(OUTCOMES, 0))[outcome] += 1
+    return found
+
+
 def finalize(out: Path, settings: Settings, spec: OutputSpec) -> Counts:
     """Build pruning/*.jsonl and meta.json from structure.jsonl and rejects.jsonl (atomic writes)."""
     structure = {r["index"]: r for r in read_jsonl_tolerant(out / "structure.jsonl")}
@@ -270,6 +354,9 @@ def finalize(out: Path, settings: Settings, spec: OutputSpec) -> Counts:
             "seed": spec.seed, "ratios": [f"{r:g}" for r in spec.ratios], "name": spec.name,
             "counts": asdict(counts), "tokens_per_ratio": tokens,
             "modes": stats_from_structure(structure.values()).to_json()}
+    llm = _llm_outcomes(structure.values())
+    if llm:
+        meta["llm"] = llm
     atomic_write_json(out / "meta.json", meta)
     return counts
 

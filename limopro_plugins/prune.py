@@ -135,6 +135,22 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--batch-size", type=int, default=1, help="ablated suffixes run per forward pass")
     model.add_argument("--max-tokens", type=int,
                        help="skip (and count) chains longer than this (default: the model's context)")
+    llm = parser.add_argument_group(
+        "LLM segmentation and classification (the paper's hybrid; needs limopro-plugins[llm])")
+    llm.add_argument("--segmenter", choices=("rule", "llm"), default="rule",
+                     help="llm: an LLM groups the sentences into steps (validated; rules on failure)")
+    llm.add_argument("--classifier", choices=("rule", "llm"), default="rule",
+                     help="llm: rule markers decide where present, the LLM labels the other steps")
+    llm.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vllm serve)")
+    llm.add_argument("--llm-model", help="model name the endpoint serves")
+    llm.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                     help="environment variable holding the API key (default: %(default)s; unset: no key)")
+    llm.add_argument("--llm-concurrency", type=int, default=8, help="requests in flight (default: %(default)s)")
+    llm.add_argument("--llm-timeout", type=float, default=300.0, help="seconds per request (default: %(default)s)")
+    llm.add_argument("--llm-retries", type=int, default=4,
+                     help="retries with backoff on 429, 5xx and timeouts (default: %(default)s)")
+    llm.add_argument("--llm-cache", metavar="DIR",
+                     help="answer cache, shared by reruns and shards (default: the user cache folder)")
     return parser
 
 
@@ -156,7 +172,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     merging = bool(argv) and argv[0] == "merge"
-    args = build_merge_parser().parse_args(argv[1:]) if merging else build_parser().parse_args(argv)
+    parser = build_merge_parser() if merging else build_parser()
+    args = parser.parse_args(argv[1:] if merging else argv)
+    if not merging and "llm" in (args.segmenter, args.classifier) and not (args.base_url and args.llm_model):
+        parser.error("--segmenter llm / --classifier llm need --base-url and --llm-model")
+    if not merging and args.llm_concurrency < 1:
+        parser.error("--llm-concurrency must be at least 1")
     try:
         if merging:
             summary = merge(args.shards, args.output, register=args.register, force=args.force)

@@ -1,0 +1,278 @@
+"""LLM step grouping and mode labelling over any OpenAI-compatible chat endpoint: the paper's hybrid.
+
+The paper grouped sentences into steps and labelled steps with a strong LLM, rule markers deciding
+where they are unambiguous. This module asks any OpenAI-compatible endpoint (a local `vllm serve`, a
+hosted provider) through the `openai` client library, which brings bounded retries with exponential
+backoff on 429 / 5xx / timeouts. Around it:
+- every answer is validated: the steps must rebuild the reasoning exactly (no character changed, added
+  or dropped; only the whitespace between steps may be left out of the answer), labels must come from
+  the four modes and name every step once. An invalid answer gets one retry that says what was wrong,
+  then the rule result is used; the outcome (`ok`, `retried`, `fallback`) is recorded per chain.
+- answers are cached on disk under a hash of the request, so a rerun (or a resumed run, or another
+  strategy on the same data) makes no repeated calls; a retry's request includes the invalid answer,
+  so replays are deterministic too.
+- an endpoint that cannot be used (unreachable after the retries, bad key, unknown model) stops the run
+  with `LLMError`; the run is resumable, so nothing is lost.
+The `openai` package is the `llm` extra and is imported only when an LLM component is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from limopro_plugins.classify import Mode, marker_mode
+from limopro_plugins.io import atomic_write_json
+from limopro_plugins.models import cache_dir
+from limopro_plugins.segment import Step
+
+LABELS = tuple(m.value for m in Mode)
+OUTCOMES = ("ok", "retried", "fallback")
+
+
+class LLMError(RuntimeError):
+    """The endpoint cannot be used at all; the message says why and what to do."""
+
+
+class InvalidAnswer(ValueError):
+    """An answer that breaks the requested format; the message is sent back on the retry."""
+
+
+class RequestRejected(InvalidAnswer):
+    """The endpoint refused this one request (400/413/422, e.g. a chain beyond its context)."""
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Where and how to ask: endpoint, model, key variable, concurrency, timeout, retries, cache."""
+
+    base_url: str
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    timeout: float = 300.0
+    retries: int = 4
+    cache: Path | None = None
+
+    def cache_folder(self) -> Path:
+        return self.cache or cache_dir() / "llm"
+
+
+SEGMENT_PROMPT = """\
+Below is the reasoning a model wrote to solve a problem. Group its consecutive sentences into coherent \
+steps: usually 3-4 sentences that do one thing. A verification of an earlier result, a solution by \
+another method, and the correction of an error each form a step of their own.
+Copy the text exactly: do not change, add, drop or reorder a single character (LaTeX included); only the \
+whitespace between two steps may be left out. Every sentence belongs to exactly one step.
+Answer with JSON only, no other text: {{"steps": ["<text of step 1>", "<text of step 2>", ...]}}
+
+<reasoning>
+{reasoning}
+</reasoning>"""
+
+CLASSIFY_PROMPT = """\
+Below are a problem and the numbered steps of a model's reasoning about it. Label every step with one \
+of these reasoning patterns:
+- progressive: moves the solution forward (sets up, computes, derives, concludes);
+- verification: checks a result or step already obtained;
+- multi_method: validates a result by solving it again with a different method;
+- error_correction: finds an error in earlier reasoning and corrects it.
+For a verification, multi_method or error_correction step, give the number of the progressive step it \
+relates to in "relates_to".
+Answer with JSON only, no other text, one entry per step in order: {{"labels": [{{"step": 1, "mode": \
+"progressive"}}, {{"step": 2, "mode": "verification", "relates_to": 1}}, ...]}}
+
+<problem>
+{question}
+</problem>
+
+<steps>
+{steps}
+</steps>"""
+
+RETRY_PROMPT = "That answer is invalid: {reason}. Answer again with JSON only, following the instructions exactly."
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*|\s*```\s*$")
+
+
+def parse_json_object(content: str) -> dict[str, Any]:
+    """The JSON object of an answer (a ```json fence around it is tolerated)."""
+    try:
+        value = json.loads(_FENCE.sub("", content))
+    except json.JSONDecodeError as error:
+        raise InvalidAnswer(f"not valid JSON ({error.msg} at character {error.pos})") from None
+    if not isinstance(value, dict):
+        raise InvalidAnswer("the answer is not a JSON object")
+    return value
+
+
+def rebuild_steps(reasoning: str, texts: Sequence[Any]) -> list[Step]:
+    """Steps located in `reasoning` from the texts an LLM returned, or InvalidAnswer.
+
+    Each text (stripped) must appear exactly at the next non-whitespace character; the whitespace
+    between steps goes with the step before it, as in the rule segmenter, so joining the steps gives
+    back the reasoning byte for byte."""
+    if not isinstance(texts, list) or not texts:
+        raise InvalidAnswer('"steps" must be a non-empty list of strings')
+    starts, cursor = [], 0
+    for number, text in enumerate(texts, 1):
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidAnswer(f"step {number} is not a non-empty string")
+        body = text.strip()
+        position = len(reasoning) - len(reasoning[cursor:].lstrip())
+        if not reasoning.startswith(body, position):
+            differs = next((i for i, (a, b) in enumerate(zip(reasoning[position:], body)) if a != b),
+                           min(len(body), len(reasoning) - position))
+            raise InvalidAnswer(f"step {number} does not copy the reasoning exactly: it differs at "
+                                f"character {position + differs} of the reasoning")
+        starts.append(position)
+        cursor = position + len(body)
+    if reasoning[cursor:].strip():
+        raise InvalidAnswer(f"the steps stop at character {cursor} of {len(reasoning)}: text is missing")
+    bounds = [0, *starts[1:], len(reasoning)]
+    return [Step(reasoning[a:b], a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+@dataclass(frozen=True)
+class Label:
+    """The LLM's label of one step and the progressive step a functional one relates to."""
+
+    mode: Mode
+    relates_to: int | None
+
+
+def parse_labels(answer: dict[str, Any], n_steps: int) -> list[Label]:
+    """Labels for steps 1..n_steps, or InvalidAnswer."""
+    entries = answer.get("labels")
+    if not isinstance(entries, list) or len(entries) != n_steps:
+        raise InvalidAnswer(f'"labels" must be a list with one entry for each of the {n_steps} steps')
+    labels = []
+    for number, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or entry.get("step") != number:
+            raise InvalidAnswer(f'entry {number} must be an object with "step": {number}')
+        if entry.get("mode") not in LABELS:
+            raise InvalidAnswer(f"step {number}: mode {entry.get('mode')!r} is not one of {', '.join(LABELS)}")
+        relates = entry.get("relates_to")
+        if relates is not None and (type(relates) is not int or not 1 <= relates <= n_steps or relates == number):
+            raise InvalidAnswer(f"step {number}: relates_to must be another step's number or null")
+        mode = Mode(entry["mode"])
+        labels.append(Label(mode, relates if mode.functional else None))
+    return labels
+
+
+class ResponseCache:
+    """Answers on disk under the SHA-256 of their request; one atomically written file per answer,
+    so shards running at once can share a folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @staticmethod
+    def key(request: dict[str, Any]) -> str:
+        return hashlib.sha256(json.dumps(request, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> str | None:
+        try:
+            return json.loads(self._path(key).read_text(encoding="utf-8"))["content"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def put(self, key: str, content: str) -> None:
+        atomic_write_json(self._path(key), {"content": content})
+
+
+class ChatClient:
+    """Chat completions through the `openai` client (temperature 0), answers cached on disk."""
+
+    def __init__(self, config: LLMConfig) -> None:
+        try:
+            import openai
+        except ImportError as error:
+            raise LLMError("the LLM segmenter/classifier needs the openai client: "
+                           "pip install 'limopro-plugins[llm]'") from error
+        self.config = config
+        self.cache = ResponseCache(config.cache_folder())
+        self._openai = openai
+        self._client = openai.OpenAI(base_url=config.base_url, api_key=os.environ.get(config.api_key_env) or "EMPTY",
+                                     timeout=config.timeout, max_retries=config.retries)
+
+    def complete(self, messages: list[dict[str, str]]) -> str:
+        """The answer's text. Raises RequestRejected for a request the endpoint refuses, LLMError when
+        the endpoint cannot be used at all."""
+        request = {"model": self.config.model, "messages": messages, "temperature": 0}
+        key = ResponseCache.key(request)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        openai = self._openai
+        try:
+            response = self._client.chat.completions.create(**request)
+        except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as error:
+            raise LLMError(f"{self.config.base_url} refused the request ({error.status_code}): check --llm-model "
+                           f"and the API key in ${self.config.api_key_env}") from error
+        except openai.APIStatusError as error:
+            if error.status_code in (400, 413, 422):
+                raise RequestRejected(f"the endpoint rejected the request ({error.status_code})") from error
+            raise LLMError(f"{self.config.base_url} kept failing ({error.status_code}) after "
+                           f"{self.config.retries} retries; run the same command again to resume") from error
+        except (openai.APITimeoutError, openai.APIConnectionError) as error:
+            raise LLMError(f"cannot reach {self.config.base_url} ({type(error).__name__}) after "
+                           f"{self.config.retries} retries; run the same command again to resume") from error
+        content = response.choices[0].message.content or ""
+        self.cache.put(key, content)
+        return content
+
+
+def ask_validated(client: ChatClient, prompt: str, validate: Any) -> tuple[Any, str]:
+    """(validated value, outcome): an invalid answer gets one retry that quotes the problem, then
+    (None, "fallback"); a request the endpoint rejects (e.g. beyond its context) falls back at once."""
+    messages = [{"role": "user", "content": prompt}]
+    for outcome in ("ok", "retried"):
+        content = ""
+        try:
+            content = client.complete(messages)
+            return validate(parse_json_object(content)), outcome
+        except RequestRejected:
+            break
+        except InvalidAnswer as error:
+            messages = [*messages, {"role": "assistant", "content": content},
+                        {"role": "user", "content": RETRY_PROMPT.format(reason=error)}]
+    return None, "fallback"
+
+
+def llm_segment(client: ChatClient, reasoning: str) -> tuple[list[Step] | None, str]:
+    """The LLM's steps of `reasoning` (None after an invalid answer and its retry) and the outcome."""
+    prompt = SEGMENT_PROMPT.format(reasoning=reasoning)
+    return ask_validated(client, prompt, lambda answer: rebuild_steps(reasoning, answer.get("steps")))
+
+
+def llm_labels(client: ChatClient, question: str, steps: Sequence[str]) -> tuple[list[Label] | None, str]:
+    """The LLM's label of every step (None after an invalid answer and its retry) and the outcome."""
+    numbered = "\n\n".join(f"[{i}] {text.strip()}" for i, text in enumerate(steps, 1))
+    prompt = CLASSIFY_PROMPT.format(question=question.strip(), steps=numbered)
+    return ask_validated(client, prompt, lambda answer: parse_labels(answer, len(steps)))
+
+
+def hybrid_modes(steps: Sequence[str], labels: Sequence[Label] | None) -> tuple[list[Mode], list[dict[str, Any]]]:
+    """The paper's hybrid: an unambiguous rule marker decides, the LLM labels the rest.
+
+    Also returns, per step, both labels (for the agreement table) and the related step."""
+    modes, details = [], []
+    for i, text in enumerate(steps):
+        rule = marker_mode(text)
+        label = labels[i] if labels is not None else None
+        mode = rule or (label.mode if label else Mode.PROGRESSIVE)
+        modes.append(mode)
+        details.append({"rule_mode": (rule or Mode.PROGRESSIVE).value,
+                        "llm_mode": label.mode.value if label else None,
+                        "relates_to": label.relates_to if label and mode.functional else None})
+    return modes, details
