@@ -5,7 +5,11 @@ For each chain set it prints both times, their ratio, and the token-count bound 
 reached; then the same bound in FLOPs (suffix tokens attend over the whole prefix, so they cost more than
 the average token of a naive pass). It also checks that both give the same scores (max |Δ PIR|).
 
-    python benchmarks/bench_pir.py [--model smollm2|PATH] [--repeats 2]
+    python benchmarks/bench_pir.py [--model smollm2|PATH] [--repeats 2] [--batch-size 1]
+
+On a GPU, in vLLM's environment, `--backend vllm --device cuda --dtype bfloat16 --model HUB_ID` puts the
+vLLM scorer in the "cached" column (naive stays transformers on the same GPU), which checks that both
+backends give the same scores and measures vLLM's speed on the same chains.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from limopro_plugins.models import load_causal_lm, load_tokenizer, resolve
 from limopro_plugins.pipeline import sample_path
 from limopro_plugins.classify import RuleClassifier
 from limopro_plugins.records import Chain, read_chains
-from limopro_plugins.score import Encoded, PIRScorer, encode
+from limopro_plugins.score import Encoded, PIRScorer, VLLMScorer, encode
 from limopro_plugins.segment import segment
 
 PROGRESSIVE = ("Now we expand the expression for step {i}: the product of the two linear factors gives a "
@@ -71,11 +75,17 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--backend", choices=("transformers", "vllm"), default="transformers",
+                        help="scorer of the cached column (vllm: GPU, in vLLM's own environment)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     args = parser.parse_args()
 
     source = resolve(args.model)
-    tokenizer, model = load_tokenizer(source), load_causal_lm(source)
+    tokenizer, model = load_tokenizer(source), load_causal_lm(source, dtype=args.dtype, device=args.device)
     scorer = PIRScorer(model, batch_size=args.batch_size)
+    fast_scorer = (VLLMScorer(source.path, dtype=args.dtype, gpu_memory_utilization=0.5)
+                   if args.backend == "vllm" else scorer)
     config = model.config
     embedding = model.get_input_embeddings().weight.numel()
     linear = 2.0 * (sum(p.numel() for p in model.parameters()) - embedding)
@@ -96,7 +106,7 @@ def main() -> None:
             sample.append((texts, which))
     sets.append((f"bundled sample ({len(sample)} chains)", sample))
 
-    print(f"model: {args.model}, batch size {args.batch_size}, median of {args.repeats} runs, torch threads: "
+    print(f"model: {args.model}, cached scorer: {args.backend}, {args.device} {args.dtype}, batch size {args.batch_size}, median of {args.repeats} runs, torch threads: "
           f"{__import__('torch').get_num_threads()}")
     print(f"{'chain set':52} {'tokens':>7} {'steps':>5} {'naive s':>8} {'cached s':>8} {'speed-up':>8} "
           f"{'bound':>6} {'of bound':>8} {'FLOP bound':>10} {'of it':>6} {'max|dPIR|':>9}")
@@ -108,7 +118,7 @@ def main() -> None:
         for texts, which in chains:
             enc = encode(tokenizer, question, texts, "", answer)
             t_naive, slow = timed(lambda: scorer.naive(enc, which), args.repeats)
-            t_cached, fast = timed(lambda: scorer.score(enc, which), args.repeats)
+            t_cached, fast = timed(lambda: fast_scorer.score(enc, which), args.repeats)
             naive_t, cached_t = naive_t + t_naive, cached_t + t_cached
             tokens, steps = tokens + enc.total, steps + len(which)
             b = bound(enc, which)
