@@ -9,14 +9,24 @@ validation, which wins over verification: "Wait, this is wrong" corrects an erro
 verify it by another method" validates by a second method.
 
 `Classifier` is the swappable interface; `RuleClassifier` is the default implementation.
+
+The marker regular expressions below define the rules (`marker_mode`). Evaluation computes them for
+every sentence of thousands of responses, so `MarkerScan` finds the same matches for a whole text in one
+pass: every marker is a finite set of strings, and one Aho-Corasick search over the case-folded text
+finds all their occurrences.
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 from collections.abc import Sequence
 from enum import Enum
+from operator import itemgetter
 from typing import Protocol
+
+import ahocorasick_rs
 
 
 class Mode(str, Enum):
@@ -84,13 +94,26 @@ _ANY_MARKER = re.compile(
 )
 """One search that rejects the (many) openings without any marker before the per-mode searches."""
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
+_LEADING_SPACE = re.compile(r"\s*")
 
 
 def opening(text: str) -> str:
     """The part of a step searched for markers: its first sentence, capped at OPENING_CHARS."""
-    head = text.lstrip()[:OPENING_CHARS]
-    end = _SENTENCE_END.search(head, 1)
-    return head[: end.end()] if end else head
+    start, end = _opening_bounds(text, 0, len(text))
+    return text[start:end]
+
+
+def _opening_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """Where `opening(text[start:end])` lies in `text`, found without copying the step: after its
+    leading whitespace (`\\s` is `str.isspace`), up to the first sentence end or OPENING_CHARS."""
+    head_start = _LEADING_SPACE.match(text, start, end).end()
+    head_end = min(head_start + OPENING_CHARS, end)
+    cut = _SENTENCE_END.search(text, head_start + 1, head_end)
+    return head_start, cut.end() if cut else head_end
+
+
+_PRECEDENCE = (Mode.ERROR_CORRECTION, Mode.MULTI_METHOD, Mode.VERIFICATION)
+"""Which mode wins when markers of several kinds open a step."""
 
 
 def marker_mode(text: str) -> Mode | None:
@@ -98,10 +121,133 @@ def marker_mode(text: str) -> Mode | None:
     head = opening(text)
     if not _ANY_MARKER.search(head):
         return None
-    for mode in (Mode.ERROR_CORRECTION, Mode.MULTI_METHOD, Mode.VERIFICATION):
+    for mode in _PRECEDENCE:
         if _COMPILED[mode].search(head):
             return mode
     return None
+
+
+# --------------------------------------------------------------------------- one-pass marker search
+
+def _sequence(pattern: str, i: int) -> tuple[list[str], int]:
+    """The strings matched by `pattern` from i up to the next top-level `|` or `)`, and where it stopped."""
+    found = [""]
+    while i < len(pattern) and pattern[i] not in "|)":
+        if pattern.startswith("(?:", i):
+            options, i = _group(pattern, i + 3)
+        elif pattern[i] == "[":
+            end = pattern.index("]", i)
+            options, i = list(pattern[i + 1:end]), end + 1
+            if "-" in options[1:-1] or "^" in options[:1] or "\\" in options:
+                raise ValueError(f"marker {pattern!r}: only sets of plain characters are supported")
+        elif pattern[i] == "\\" and not pattern[i + 1].isalnum():
+            options, i = [pattern[i + 1]], i + 2
+        elif pattern[i] in "\\()[]{}.*+?^$":
+            raise ValueError(f"marker {pattern!r}: unsupported syntax at {i}")
+        else:
+            options, i = [pattern[i]], i + 1
+        if pattern.startswith("?", i):
+            options, i = ["", *options], i + 1
+        found = [head + tail for head in found for tail in options]
+    return found, i
+
+
+def _group(pattern: str, i: int) -> tuple[list[str], int]:
+    """The strings matched by the alternatives from i to the closing `)`, and the index after it."""
+    found: list[str] = []
+    while True:
+        options, i = _sequence(pattern, i)
+        found += options
+        if i >= len(pattern):
+            raise ValueError(f"marker {pattern!r}: unbalanced parentheses")
+        i += 1
+        if pattern[i - 1] == ")":
+            return found, i
+
+
+def expand(pattern: str) -> list[str]:
+    """Every string a marker pattern matches. Markers are finite languages (characters, escaped
+    punctuation, sets of characters, `(?:a|b)` groups, `?`); other syntax raises ValueError, so a new
+    marker cannot silently escape `MarkerScan`."""
+    found, end = _group(pattern + ")", 0)
+    if end != len(pattern) + 1:
+        raise ValueError(f"marker {pattern!r}: unbalanced parentheses")
+    return found
+
+
+_FOLD_FIRST = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
+"""The characters besides A-Z and the Kelvin sign that re.IGNORECASE matches with an ASCII letter
+(capital dotted I, dotless i, long s), mapped before lower-casing; the capital dotted I would otherwise
+lower-case to two characters and shift every offset after it."""
+
+
+def fold(text: str) -> str:
+    """`text` with every character that re.IGNORECASE matches with a character of the markers (a-z,
+    space, ' - : ?) written as that character, and the same length: a marker occurs case-insensitively
+    at an offset of `text` exactly when it occurs literally at that offset of `fold(text)`."""
+    if not text.isascii() and any(char in text for char in "\u0130\u0131\u017f"):
+        text = text.translate(_FOLD_FIRST)
+    return text.lower()
+
+
+@functools.cache
+def _automaton() -> tuple[ahocorasick_rs.AhoCorasick, list[int]]:
+    """All marker strings in one automaton (built on first use: about a thousand strings), and the rank
+    in `_PRECEDENCE` of the mode of each (the best rank where one string is a marker of two modes)."""
+    rank: dict[str, int] = {}
+    for position, mode in enumerate(_PRECEDENCE):
+        for pattern in _MARKERS[mode]:
+            for string in expand(pattern):
+                rank.setdefault(string, position)
+    strings = list(rank)
+    automaton = ahocorasick_rs.AhoCorasick(strings, implementation=ahocorasick_rs.Implementation.DFA)
+    return automaton, [rank[string] for string in strings]
+
+
+class MarkerScan:
+    """All marker occurrences in one text, found in a single pass, answering `marker_mode` for any span.
+
+    `mode(start, end)` equals `marker_mode(text[start:end])`: a marker regex matches in an opening exactly
+    when one of its strings occurs (case-folded) inside the opening with no letter right before or after
+    it within the opening (the regexes' `(?<![a-z])` and `(?![a-z])`)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._folded = fold(text)
+        automaton, rank = _automaton()
+        found = sorted(automaton.find_matches_as_indexes(self._folded, overlapping=True), key=itemgetter(1))
+        self.starts = [start for _, start, _ in found]
+        """Where marker strings start, in order (with or without letters around them)."""
+        self._found = [(start, end, rank[index]) for index, start, end in found]
+        self._modes: dict[tuple[int, int], Mode | None] = {}
+        """Modes asked for before: segmentation asks for a sentence's, then classification often for
+        the same span as a one-sentence step."""
+
+    def any_in(self, start: int, end: int) -> bool:
+        """Whether a marker string starts in [start, end)."""
+        i = bisect.bisect_left(self.starts, start)
+        return i < len(self.starts) and self.starts[i] < end
+
+    def mode(self, start: int, end: int) -> Mode | None:
+        """marker_mode(text[start:end]), from the occurrences found."""
+        if not self.any_in(start, end):
+            return None
+        if (start, end) not in self._modes:
+            self._modes[start, end] = self._mode(start, end)
+        return self._modes[start, end]
+
+    def _mode(self, start: int, end: int) -> Mode | None:
+        head_start, head_end = _opening_bounds(self.text, start, end)
+        best = len(_PRECEDENCE)
+        folded = self._folded
+        for m_start, m_end, rank in self._found[bisect.bisect_left(self.starts, head_start):]:
+            if m_start >= head_end:
+                break
+            if (rank < best and m_end <= head_end
+                    and (m_start == head_start or not "a" <= folded[m_start - 1] <= "z")
+                    and (m_end == head_end or not "a" <= folded[m_end] <= "z")):
+                best = rank
+        return _PRECEDENCE[best] if best < len(_PRECEDENCE) else None
 
 
 class Classifier(Protocol):

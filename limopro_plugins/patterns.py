@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from limopro_plugins.classify import Classifier, Mode, RuleClassifier
-from limopro_plugins.segment import segment
+from limopro_plugins.classify import Classifier, Mode
+from limopro_plugins.segment import rule_steps, segment
 
 THINK_END = "</think>"
 _WORD = re.compile(r"\S+")
@@ -58,19 +58,35 @@ def _word_boundaries(text: str, cuts: Sequence[int]) -> tuple[int, list[int]]:
 def profile(text: str, tokens_before: Callable[[Sequence[int]], tuple[int, list[int]]],
             classifier: Classifier | None = None) -> Profile:
     """The pattern profile of one response. `tokens_before(cuts)` gives the response's token count and,
-    for each character offset in `cuts`, the number of tokens that start before it."""
+    for each character offset in `cuts`, the number of tokens that start before it. Without a
+    `classifier` the steps get the rule modes (`RuleClassifier`'s), from segmentation's marker scan."""
     think_end = text.find(THINK_END)
     reasoning = text[:think_end] if think_end >= 0 else text
-    steps = segment(reasoning)
-    modes = (classifier or RuleClassifier()).classify([s.text for s in steps]) if steps else []
-    total, before = tokens_before([s.start for s in steps] + [len(reasoning)])
-    result = Profile(tokens=total, steps=len(steps))
-    for i, mode in enumerate(modes):
+    if classifier is None:
+        bounds, modes = rule_steps(reasoning)
+    else:
+        steps = segment(reasoning)
+        bounds = [s.start for s in steps] + [len(reasoning)]
+        modes = classifier.classify([s.text for s in steps]) if steps else []
+    # Most steps are progressive: look tokens up at the functional steps' bounds only, and give the
+    # progressive mode the rest of the reasoning (from its first bound to its end).
+    functional = [(i, mode) for i, mode in enumerate(modes) if mode is not Mode.PROGRESSIVE]
+    cuts = [bounds[0], bounds[-1]]
+    for i, _ in functional:
+        cuts += (bounds[i], bounds[i + 1])
+    total, before = tokens_before(cuts)
+    result = Profile(tokens=total, steps=len(modes))
+    progressive_tokens = before[1] - before[0]
+    for k, (_, mode) in enumerate(functional):
+        tokens = before[2 * k + 3] - before[2 * k + 2]
         result.mode_steps[mode.value] += 1
-        result.mode_tokens[mode.value] += before[i + 1] - before[i]
+        result.mode_tokens[mode.value] += tokens
+        progressive_tokens -= tokens
+    result.mode_steps[Mode.PROGRESSIVE.value] = len(modes) - len(functional)
+    result.mode_tokens[Mode.PROGRESSIVE.value] = progressive_tokens if modes else 0
     if think_end >= 0:
-        result.think_tokens = before[-1]
-        result.answer_tokens = total - before[-1]
+        result.think_tokens = before[1]
+        result.answer_tokens = total - before[1]
     return result
 
 
@@ -85,7 +101,7 @@ def profiles(texts: Sequence[str], tokenizer: Any | None) -> list[Profile]:
     found = []
     for i, text in enumerate(texts):
         encoding = batch.encodings[i]
-        n_tokens = len(encoding.ids)
+        n_tokens = len(encoding)
 
         def tokens_before(cuts: Sequence[int], encoding=encoding, text=text, n=n_tokens) -> tuple[int, list[int]]:
             return n, [_token_at(encoding, c, len(text), n) for c in cuts]

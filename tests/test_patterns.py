@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from limopro_plugins.classify import RuleClassifier
 from limopro_plugins.evaluation import pattern_metrics
-from limopro_plugins.patterns import profiles
+from limopro_plugins.patterns import Profile, _token_at, _word_boundaries, profiles
+from limopro_plugins.segment import segment
+from tests.test_segment_classify import SAMPLE, fuzz_text
 
 RESPONSE = (
     "First we add the numbers to get ten.\n\n"          # progressive: 8 words
@@ -55,3 +61,38 @@ def test_per_question_items() -> None:
     assert [sum(items[f"share_{m}"][i] for m in ("progressive", "verification", "multi_method",
                                                   "error_correction")) for i in range(2)] == [1, 1]
     assert items["think_rate"] == [0, 1] and items["think_tok"] == [2] and items["answer_tok"] == [1]
+
+
+def reference_profile(text: str, count: Callable[[list[int]], tuple[int, list[int]]]) -> Profile:
+    """Every step's tokens counted and added to its mode (what `profile` shortcuts)."""
+    think_end = text.find("</think>")
+    reasoning = text[:think_end] if think_end >= 0 else text
+    steps = segment(reasoning)
+    modes = RuleClassifier().classify([s.text for s in steps])
+    total, before = count([s.start for s in steps] + [len(reasoning)])
+    result = Profile(tokens=total, steps=len(steps))
+    for i, mode in enumerate(modes):
+        result.mode_steps[mode.value] += 1
+        result.mode_tokens[mode.value] += before[i + 1] - before[i]
+    if think_end >= 0:
+        result.think_tokens, result.answer_tokens = before[-1], total - before[-1]
+    return result
+
+
+def test_profiles_equal_the_per_step_reference(tiny_qwen_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    rng = random.Random(3)
+    texts = [json.loads(line)["solution"] for line in SAMPLE.read_text().splitlines() if line.strip()]
+    texts += [fuzz_text(rng) for _ in range(300)]
+    texts += [t[: len(t) // 2] + "</think>" + t[len(t) // 2:] for t in texts[:50]]
+    assert profiles(texts, None) == [reference_profile(t, lambda cuts, t=t: _word_boundaries(t, cuts))
+                                     for t in texts]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_qwen_dir)
+    batch = tokenizer(texts, add_special_tokens=False)
+
+    def counter(i: int) -> Callable[[list[int]], tuple[int, list[int]]]:
+        encoding, n = batch.encodings[i], len(batch.encodings[i])
+        return lambda cuts: (n, [_token_at(encoding, c, len(texts[i]), n) for c in cuts])
+
+    assert profiles(texts, tokenizer) == [reference_profile(t, counter(i)) for i, t in enumerate(texts)]

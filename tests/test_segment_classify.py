@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
 import pytest
 
-from limopro_plugins.classify import Mode, RuleClassifier, marker_mode
-from limopro_plugins.segment import segment, sentences
+from benchmarks.bench_eval_metrics import questions
+from limopro_plugins.classify import (
+    _MARKERS,
+    MarkerScan,
+    Mode,
+    RuleClassifier,
+    expand,
+    fold,
+    marker_mode,
+)
+from limopro_plugins.segment import _RESUME, paragraphs, rule_steps, segment, sentences
 
 CHAIN = (
     "First, we set up the equation $x + 3 = 7$. So $x = 4$. This is e.g. the simplest case.\n\n"
@@ -86,3 +102,131 @@ def test_marker_cases(text: str, mode: Mode | None) -> None:
 def test_markers_deep_inside_a_long_step_do_not_count() -> None:
     text = "We expand the product term by term and collect like powers of x. " * 3 + "Wait, check."
     assert marker_mode(text) is None
+
+
+# --------------------------------------------------------------------------- the one-pass scan is exact
+#
+# `segment` and `rule_steps` find markers with one Aho-Corasick pass (`MarkerScan`) instead of running
+# `marker_mode` on every sentence and step. The reference below is the straightforward definition; the
+# optimised functions must give exactly its steps and modes.
+
+SAMPLE = Path(__file__).resolve().parents[1] / "limopro_plugins" / "data" / "sample_chains.jsonl"
+MARKER_STRINGS = sorted({s for patterns in _MARKERS.values() for p in patterns for s in expand(p)})
+
+
+def reference(reasoning: str) -> tuple[list[tuple[int, int]], list[Mode]]:
+    """Steps and modes by the definition: marker_mode on every sentence, then on every step."""
+    bounds: list[int] = []
+    for p_start, p_end in paragraphs(reasoning):
+        in_functional = False
+        for i, (s_start, s_end) in enumerate(sentences(reasoning, p_start, p_end)):
+            sentence = reasoning[s_start:s_end]
+            marked = marker_mode(sentence) is not None
+            if i == 0 or marked or (in_functional and _RESUME.match(sentence)):
+                bounds.append(s_start)
+                in_functional = marked
+    bounds.append(len(reasoning))
+    bounds[0] = 0
+    steps = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+    return steps, RuleClassifier().classify([reasoning[a:b] for a, b in steps])
+
+
+def fuzz_text(rng: random.Random) -> str:
+    """Markers in every case (and the Unicode letters IGNORECASE equates with ASCII ones), glued to
+    letters or not, around sentence and paragraph breaks, quotes, Unicode spaces, resume words, and
+    filler that pushes a marker across the 160-character opening cap."""
+    def marker() -> str:
+        text = rng.choice(MARKER_STRINGS)
+        text = rng.choice([text, text.upper(), text.title(), "".join(
+            c.upper() if rng.random() < 0.5 else c for c in text)])
+        odd = {"i": ["\u0130", "\u0131"], "s": ["\u017f"], "k": ["\u212a"], "I": ["\u0130"], "S": ["\u017f"]}
+        return "".join(rng.choice(odd[c]) if c in odd and rng.random() < 0.1 else c for c in text)
+
+    pieces = [
+        marker, marker, marker,
+        lambda: rng.choice(["x", "s", "é", "ẞ", "1", "_"]) + marker(),
+        lambda: marker() + rng.choice(["s", "ing", "ed", "x", "é", "1", "", "?", ":", ","]),
+        lambda: rng.choice([". ", "! ", "? ", '." ', ".) ", ".'] ", ".\t", ". a ", ".\n", "\n", "\n\n", " \n \n ",
+                            "\r\n\r\n", ".\u00a0", "\u2003", "\x1c", ".  ", "e.g. ", "3.5 "]),
+        lambda: rng.choice(["So ", "so, ", "Now ", "Then ", "Next, ", "Therefore ", "OK ", "okay ", "All right ",
+                            "Putting it together ", "Back to ", "First "]),
+        lambda: rng.choice(["we compute", "the sum is 12", "Σ", "ς", "😀", "x", "is", "this", "That", "let",
+                            "the", "error-prone", "mistaken", "I", "me", "make", "sure", "wa", "it"]) + " ",
+        lambda: "a" * rng.randint(140, 165) + " ",
+        lambda: " " * rng.randint(0, 3),
+    ]
+    return "".join(rng.choice(pieces)() for _ in range(rng.randint(0, 40)))
+
+
+def texts_to_check() -> list[str]:
+    texts = [json.loads(line)["solution"] for line in SAMPLE.read_text().splitlines() if line.strip()]
+    texts += [s for _, samples in questions(12, 8, seed=7) for s in samples]
+    rng = random.Random(20240607)
+    texts += [fuzz_text(rng) for _ in range(3000)]
+    return texts
+
+
+def test_marker_strings_are_the_regexes_languages() -> None:
+    """expand() agrees with Python's own regex parser, and every string matches its regex."""
+    try:
+        import re._parser as sre_parse  # Python 3.11+
+        from re import _constants as c
+    except ImportError:  # Python 3.10
+        import sre_constants as c
+        import sre_parse
+
+    def language(tree: list) -> set[str]:
+        found = {""}
+        for op, arg in tree:
+            if op is c.LITERAL:
+                options = {chr(arg)}
+            elif op is c.IN:
+                options = {chr(value) for kind, value in arg if kind is c.LITERAL}
+            elif op is c.BRANCH:
+                options = set().union(*(language(branch) for branch in arg[1]))
+            elif op is c.SUBPATTERN:
+                options = language(arg[-1])
+            else:
+                assert op is c.MAX_REPEAT and arg[:2] == (0, 1), op
+                options = {""} | language(arg[2])
+            found = {head + tail for head in found for tail in options}
+        return found
+
+    for patterns in _MARKERS.values():
+        for pattern in patterns:
+            strings = expand(pattern)
+            assert set(strings) == language(list(sre_parse.parse(pattern)))
+            assert all(re.fullmatch(pattern, s) for s in strings)
+    with pytest.raises(ValueError):
+        expand(r"wait\b")
+    with pytest.raises(ValueError):
+        expand("[a-z]ait")
+
+
+def test_fold_equals_ignorecase_matching_for_every_character() -> None:
+    """A character matches a marker character (or [a-z]) under re.IGNORECASE exactly when its fold is it."""
+    every = "".join(chr(cp) for cp in range(sys.maxunicode + 1))
+    folded = fold(every)
+    assert len(folded) == len(every)
+    for char in "abcdefghijklmnopqrstuvwxyz '-:?":
+        matches = {m.start() for m in re.finditer(re.escape(char), every, re.IGNORECASE)}
+        assert matches == {i for i, f in enumerate(folded) if f == char}, char
+    letters = {m.start() for m in re.finditer("[a-z]", every, re.IGNORECASE)}
+    assert letters == {i for i, f in enumerate(folded) if "a" <= f <= "z"}
+
+
+def test_one_pass_segmentation_and_modes_equal_the_reference() -> None:
+    for text in texts_to_check():
+        steps, modes = reference(text)
+        assert [(s.start, s.end) for s in segment(text)] == steps, text
+        bounds, fast_modes = rule_steps(text)
+        assert list(itertools.pairwise(bounds)) == steps and fast_modes == modes, text
+
+
+def test_marker_scan_mode_equals_marker_mode_on_every_sentence() -> None:
+    rng = random.Random(5)
+    for text in texts_to_check()[::3]:
+        scan = MarkerScan(text)
+        spans = sentences(text) + [(a, min(len(text), a + rng.randint(0, 400))) for a, _ in sentences(text)]
+        for start, end in spans:
+            assert scan.mode(start, end) is marker_mode(text[start:end]), text[start:end]
