@@ -191,17 +191,20 @@ def fold(text: str) -> str:
 
 
 @functools.cache
-def _automaton() -> tuple[ahocorasick_rs.AhoCorasick, list[int]]:
-    """All marker strings in one automaton (built on first use: about a thousand strings), and the rank
-    in `_PRECEDENCE` of the mode of each (the best rank where one string is a marker of two modes)."""
+def _automata() -> tuple[ahocorasick_rs.AhoCorasick, ahocorasick_rs.BytesAhoCorasick, list[int]]:
+    """All marker strings in one automaton (built on first use: about a thousand strings), over `str`
+    and over ASCII bytes, and the rank in `_PRECEDENCE` of the mode of each (the best rank where one
+    string is a marker of two modes)."""
     rank: dict[str, int] = {}
     for position, mode in enumerate(_PRECEDENCE):
         for pattern in _MARKERS[mode]:
             for string in expand(pattern):
                 rank.setdefault(string, position)
     strings = list(rank)
-    automaton = ahocorasick_rs.AhoCorasick(strings, implementation=ahocorasick_rs.Implementation.DFA)
-    return automaton, [rank[string] for string in strings]
+    dfa = ahocorasick_rs.Implementation.DFA
+    return (ahocorasick_rs.AhoCorasick(strings, implementation=dfa),
+            ahocorasick_rs.BytesAhoCorasick([s.encode() for s in strings], implementation=dfa),
+            [rank[string] for string in strings])
 
 
 class MarkerScan:
@@ -214,8 +217,11 @@ class MarkerScan:
     def __init__(self, text: str) -> None:
         self.text = text
         self._folded = fold(text)
-        automaton, rank = _automaton()
-        found = sorted(automaton.find_matches_as_indexes(self._folded, overlapping=True), key=itemgetter(1))
+        on_text, on_bytes, rank = _automata()
+        # ASCII text: search its bytes, whose offsets are its character offsets (a third faster)
+        found = (on_bytes.find_matches_as_indexes(self._folded.encode(), overlapping=True)
+                 if self._folded.isascii() else on_text.find_matches_as_indexes(self._folded, overlapping=True))
+        found.sort(key=itemgetter(1))
         self.starts = [start for _, start, _ in found]
         """Where marker strings start, in order (with or without letters around them)."""
         self._found = [(start, end, rank[index]) for index, start, end in found]
@@ -240,7 +246,8 @@ class MarkerScan:
         head_start, head_end = _opening_bounds(self.text, start, end)
         best = len(_PRECEDENCE)
         folded = self._folded
-        for m_start, m_end, rank in self._found[bisect.bisect_left(self.starts, head_start):]:
+        for i in range(bisect.bisect_left(self.starts, head_start), len(self._found)):
+            m_start, m_end, rank = self._found[i]
             if m_start >= head_end:
                 break
             if (rank < best and m_end <= head_end

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from limopro_plugins.classify import Classifier, Mode
-from limopro_plugins.segment import rule_steps, segment
+from limopro_plugins.classify import Mode
+from limopro_plugins.segment import rule_steps
 
 THINK_END = "</think>"
 _WORD = re.compile(r"\S+")
@@ -55,35 +55,28 @@ def _word_boundaries(text: str, cuts: Sequence[int]) -> tuple[int, list[int]]:
     return len(starts), [bisect.bisect_left(starts, c) for c in cuts]
 
 
-def profile(text: str, tokens_before: Callable[[Sequence[int]], tuple[int, list[int]]],
-            classifier: Classifier | None = None) -> Profile:
-    """The pattern profile of one response. `tokens_before(cuts)` gives the response's token count and,
-    for each character offset in `cuts`, the number of tokens that start before it. Without a
-    `classifier` the steps get the rule modes (`RuleClassifier`'s), from segmentation's marker scan."""
+def profile(text: str, tokens_before: Callable[[Sequence[int]], tuple[int, list[int]]]) -> Profile:
+    """The pattern profile of one response (rule segmentation and modes). `tokens_before(cuts)` gives
+    the response's token count and, for each character offset in `cuts`, the number of tokens that
+    start before it."""
     think_end = text.find(THINK_END)
     reasoning = text[:think_end] if think_end >= 0 else text
-    if classifier is None:
-        bounds, modes = rule_steps(reasoning)
-    else:
-        steps = segment(reasoning)
-        bounds = [s.start for s in steps] + [len(reasoning)]
-        modes = classifier.classify([s.text for s in steps]) if steps else []
+    n_steps, functional = rule_steps(reasoning)
     # Most steps are progressive: look tokens up at the functional steps' bounds only, and give the
-    # progressive mode the rest of the reasoning (from its first bound to its end).
-    functional = [(i, mode) for i, mode in enumerate(modes) if mode is not Mode.PROGRESSIVE]
-    cuts = [bounds[0], bounds[-1]]
-    for i, _ in functional:
-        cuts += (bounds[i], bounds[i + 1])
+    # progressive mode the rest of the reasoning.
+    cuts = [0, len(reasoning)]
+    for start, end, _ in functional:
+        cuts += (start, end)
     total, before = tokens_before(cuts)
-    result = Profile(tokens=total, steps=len(modes))
+    result = Profile(tokens=total, steps=n_steps)
     progressive_tokens = before[1] - before[0]
-    for k, (_, mode) in enumerate(functional):
+    for k, (_, _, mode) in enumerate(functional):
         tokens = before[2 * k + 3] - before[2 * k + 2]
         result.mode_steps[mode.value] += 1
         result.mode_tokens[mode.value] += tokens
         progressive_tokens -= tokens
-    result.mode_steps[Mode.PROGRESSIVE.value] = len(modes) - len(functional)
-    result.mode_tokens[Mode.PROGRESSIVE.value] = progressive_tokens if modes else 0
+    result.mode_steps[Mode.PROGRESSIVE.value] = n_steps - len(functional)
+    result.mode_tokens[Mode.PROGRESSIVE.value] = progressive_tokens if n_steps else 0
     if think_end >= 0:
         result.think_tokens = before[1]
         result.answer_tokens = total - before[1]

@@ -21,7 +21,14 @@ from limopro_plugins.classify import (
     fold,
     marker_mode,
 )
-from limopro_plugins.segment import _RESUME, paragraphs, rule_steps, segment, sentences
+from limopro_plugins.segment import (
+    _PARAGRAPH_BREAK,
+    _RESUME,
+    paragraphs,
+    rule_steps,
+    segment,
+    sentences,
+)
 
 CHAIN = (
     "First, we set up the equation $x + 3 = 7$. So $x = 4$. This is e.g. the simplest case.\n\n"
@@ -114,12 +121,24 @@ SAMPLE = Path(__file__).resolve().parents[1] / "limopro_plugins" / "data" / "sam
 MARKER_STRINGS = sorted({s for patterns in _MARKERS.values() for p in patterns for s in expand(p)})
 
 
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]*]*[ \t]+(?=[^\sa-z])|\n\s*")
+"""The definition of a sentence break: after . ! ? and closing quotes/brackets, spaces before a
+character that is not lower-case; or a line break. `segment` matches from the punctuation on (faster)."""
+
+
+def split(text: str, pattern: re.Pattern[str], start: int, end: int) -> list[tuple[int, int]]:
+    """text[start:end] cut after every match of `pattern` that does not start at `start`."""
+    cuts = [start, *(m.end() for m in pattern.finditer(text, start, end) if m.start() > start)]
+    return list(itertools.pairwise(cuts if cuts[-1] == end else [*cuts, end]))
+
+
 def reference(reasoning: str) -> tuple[list[tuple[int, int]], list[Mode]]:
-    """Steps and modes by the definition: marker_mode on every sentence, then on every step."""
+    """Steps and modes by the definition: paragraphs, their sentences, marker_mode on every sentence,
+    then on every step."""
     bounds: list[int] = []
-    for p_start, p_end in paragraphs(reasoning):
+    for p_start, p_end in split(reasoning, _PARAGRAPH_BREAK, 0, len(reasoning)):
         in_functional = False
-        for i, (s_start, s_end) in enumerate(sentences(reasoning, p_start, p_end)):
+        for i, (s_start, s_end) in enumerate(split(reasoning, SENTENCE_BREAK, p_start, p_end)):
             sentence = reasoning[s_start:s_end]
             marked = marker_mode(sentence) is not None
             if i == 0 or marked or (in_functional and _RESUME.match(sentence)):
@@ -219,8 +238,20 @@ def test_one_pass_segmentation_and_modes_equal_the_reference() -> None:
     for text in texts_to_check():
         steps, modes = reference(text)
         assert [(s.start, s.end) for s in segment(text)] == steps, text
-        bounds, fast_modes = rule_steps(text)
-        assert list(itertools.pairwise(bounds)) == steps and fast_modes == modes, text
+        assert paragraphs(text) == split(text, _PARAGRAPH_BREAK, 0, len(text)), text
+        functional = [(a, b, mode) for (a, b), mode in zip(steps, modes) if mode.functional]
+        assert rule_steps(text) == (len(steps), functional), text
+
+
+def test_sentences_equal_the_definition_from_any_start() -> None:
+    """Also from offsets right after or at punctuation and line breaks, where the look-behind of the
+    definition sees a character before the start."""
+    rng = random.Random(11)
+    for text in texts_to_check()[::5]:
+        for start in [0, *(rng.randrange(len(text)) for _ in range(3))] if text else [0]:
+            end = rng.randint(start, len(text))
+            if end > start:
+                assert sentences(text, start, end) == split(text, SENTENCE_BREAK, start, end), (text, start, end)
 
 
 def test_marker_scan_mode_equals_marker_mode_on_every_sentence() -> None:
