@@ -55,6 +55,19 @@ def _word_boundaries(text: str, cuts: Sequence[int]) -> tuple[int, list[int]]:
     return len(starts), [bisect.bisect_left(starts, c) for c in cuts]
 
 
+def _prefix_counts(tokenizer: Any, text: str, cuts: Sequence[int]) -> tuple[int, list[int]]:
+    """For a tokenizer without character offsets (not a fast one, e.g. a SentencePiece or mistral-common
+    backend): the tokens before a cut are those of the text up to it, tokenized alone. TOK is still
+    exact; a step's tokens can differ by one where its boundary cuts a word. Slower, but scoring a
+    long run never fails on the tokenizer's kind."""
+
+    def count(piece: str) -> int:
+        return len(tokenizer(piece, add_special_tokens=False)["input_ids"]) if piece else 0
+
+    total = count(text)
+    return total, [min(count(text[:c]), total) for c in cuts]
+
+
 def profile(text: str, tokens_before: Callable[[Sequence[int]], tuple[int, list[int]]]) -> Profile:
     """The pattern profile of one response (rule segmentation and modes). `tokens_before(cuts)` gives
     the response's token count and, for each character offset in `cuts`, the number of tokens that
@@ -90,6 +103,8 @@ def profiles(texts: Sequence[str], tokenizer: Any | None) -> list[Profile]:
     step boundaries are looked up: no offsets list is built. Without a tokenizer, words are counted."""
     if tokenizer is None:
         return [profile(t, lambda cuts, t=t: _word_boundaries(t, cuts)) for t in texts]
+    if not getattr(tokenizer, "is_fast", False):
+        return [profile(t, lambda cuts, t=t: _prefix_counts(tokenizer, t, cuts)) for t in texts]
     batch = tokenizer(list(texts), add_special_tokens=False)
     found = []
     for i, text in enumerate(texts):

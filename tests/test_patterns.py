@@ -6,8 +6,10 @@ import json
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from transformers import PythonBackend
 
 from limopro_plugins.classify import RuleClassifier
 from limopro_plugins.evaluation import pattern_metrics
@@ -96,3 +98,37 @@ def test_profiles_equal_the_per_step_reference(tiny_qwen_dir: Path) -> None:
         return lambda cuts: (n, [_token_at(encoding, c, len(texts[i]), n) for c in cuts])
 
     assert profiles(texts, tokenizer) == [reference_profile(t, counter(i)) for i, t in enumerate(texts)]
+
+
+class WordTokenizer(PythonBackend):
+    """A slow (pure Python) tokenizer: whitespace-separated words, no character offsets."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.vocab: dict[str, int] = {"<unk>": 0}
+        super().__init__(unk_token="<unk>", **kwargs)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def get_vocab(self) -> dict[str, int]:
+        return dict(self.vocab)
+
+    def _tokenize(self, text: str, **kwargs: Any) -> list[str]:
+        return text.split()
+
+    def _convert_token_to_id(self, token: str) -> int:
+        return self.vocab.setdefault(token, len(self.vocab))
+
+    def _convert_id_to_token(self, index: int) -> str:
+        return {i: t for t, i in self.vocab.items()}.get(index, "<unk>")
+
+
+def test_a_slow_tokenizer_counts_tokens_without_offsets() -> None:
+    """A tokenizer without offsets (no `encodings`) gives exact TOK and the same shares as words."""
+    tokenizer = WordTokenizer()
+    assert not tokenizer.is_fast
+    texts = [RESPONSE, "", "<think>\nWe compute it.\n\nWait, check it.\n</think>\n\nThe answer is 3."]
+    found = profiles(texts, tokenizer)
+    assert [p.tokens for p in found] == [len(t.split()) for t in texts]
+    assert found == profiles(texts, None)
