@@ -54,11 +54,6 @@ def paragraph_starts(text: str) -> list[int]:
     return [0, *(m.end() for m in _PARAGRAPH_BREAK.finditer(text) if m.start() and m.end() < len(text))]
 
 
-def paragraphs(text: str) -> list[tuple[int, int]]:
-    """[start, end) offsets of the blank-line separated paragraphs."""
-    return list(itertools.pairwise([*paragraph_starts(text), len(text)])) if text else []
-
-
 def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """[start, end) offsets of the sentences of text[start:end]: cut after every sentence break, except
     a line break right at `start` (the text before it would be empty)."""

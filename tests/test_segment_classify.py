@@ -24,7 +24,7 @@ from limopro_plugins.classify import (
 from limopro_plugins.segment import (
     _PARAGRAPH_BREAK,
     _RESUME,
-    paragraphs,
+    paragraph_starts,
     rule_steps,
     segment,
     sentences,
@@ -238,7 +238,7 @@ def test_one_pass_segmentation_and_modes_equal_the_reference() -> None:
     for text in texts_to_check():
         steps, modes = reference(text)
         assert [(s.start, s.end) for s in segment(text)] == steps, text
-        assert paragraphs(text) == split(text, _PARAGRAPH_BREAK, 0, len(text)), text
+        assert paragraph_starts(text) == [a for a, _ in split(text, _PARAGRAPH_BREAK, 0, len(text))], text
         functional = [(a, b, mode) for (a, b), mode in zip(steps, modes) if mode.functional]
         assert rule_steps(text) == (len(steps), functional), text
 
