@@ -85,13 +85,21 @@ def _holding(offsets: list[int], starts: list[int]) -> list[int]:
     return sorted({bisect.bisect_right(starts, offset) - 1 for offset in offsets})
 
 
+def _split_marked(reasoning: str) -> tuple[MarkerScan, list[int], list[tuple[int, list[int]]]]:
+    """The marker scan, the paragraph edges (starts, then len(reasoning)), and for each paragraph that
+    holds a marker string its index and step bounds; every other paragraph is one step."""
+    scan = MarkerScan(reasoning)
+    edges = [*paragraph_starts(reasoning), len(reasoning)]
+    marked = [(k, _paragraph_steps(reasoning, scan, edges[k], edges[k + 1]))
+              for k in _holding(scan.starts, edges[:-1])]
+    return scan, edges, marked
+
+
 def segment(reasoning: str) -> list[Step]:
     """Group the sentences of `reasoning` into steps (see the module docstring for the rules)."""
-    scan = MarkerScan(reasoning)
-    starts = paragraph_starts(reasoning)
-    bounds = [*starts, len(reasoning)]
-    for k in reversed(_holding(scan.starts, starts)):  # no marker string: the paragraph is one step
-        bounds[k:k + 2] = _paragraph_steps(reasoning, scan, bounds[k], bounds[k + 1])
+    _, bounds, marked = _split_marked(reasoning)
+    for k, inner in reversed(marked):
+        bounds[k:k + 2] = inner
     return [Step(reasoning[a:b], a, b) for a, b in itertools.pairwise(bounds)]
 
 
@@ -99,14 +107,12 @@ def rule_steps(reasoning: str) -> tuple[int, list[tuple[int, int, Mode]]]:
     """How many steps `segment` makes of `reasoning`, and the functional ones as (start, end, mode) by
     `RuleClassifier`, from one marker scan. Evaluation counts tokens per mode, so it never needs the
     progressive steps (most of a response) one by one, nor the steps' strings."""
-    scan = MarkerScan(reasoning)
-    edges = [*paragraph_starts(reasoning), len(reasoning)]
+    scan, edges, marked = _split_marked(reasoning)
     n_steps = len(edges) - 1
     functional = []
-    for k in _holding(scan.starts, edges[:-1]):
-        bounds = _paragraph_steps(reasoning, scan, edges[k], edges[k + 1])
-        n_steps += len(bounds) - 2
-        for a, b in itertools.pairwise(bounds):
+    for _, inner in marked:
+        n_steps += len(inner) - 2
+        for a, b in itertools.pairwise(inner):
             mode = scan.mode(a, b)
             if mode is not None:
                 functional.append((a, b, mode))
