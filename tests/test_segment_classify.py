@@ -14,12 +14,14 @@ import pytest
 from benchmarks.bench_eval_metrics import questions
 from limopro_plugins.classify import (
     _MARKERS,
+    OPENING_CHARS,
     MarkerScan,
     Mode,
     RuleClassifier,
     expand,
     fold,
     marker_mode,
+    opening,
 )
 from limopro_plugins.segment import (
     _PARAGRAPH_BREAK,
@@ -252,6 +254,24 @@ def test_sentences_equal_the_definition_from_any_start() -> None:
             end = rng.randint(start, len(text))
             if end > start:
                 assert sentences(text, start, end) == split(text, SENTENCE_BREAK, start, end), (text, start, end)
+
+
+SENTENCE_END = re.compile(r"[.!?](?=\s)|\n")
+"""The definition of where a step's opening ends (`classify` matches it with a faster pattern)."""
+
+
+def test_openings_equal_the_definition() -> None:
+    """The opening of any span: after its leading whitespace, up to the first sentence end (not at its
+    first character) or OPENING_CHARS."""
+    rng = random.Random(13)
+    for text in texts_to_check()[::5]:
+        for _ in range(3 if text else 0):
+            start = rng.randrange(len(text))
+            span = text[start:rng.randint(start, len(text))]
+            head = re.match(r"\s*", span).end()
+            cut = SENTENCE_END.search(span, head + 1, min(head + OPENING_CHARS, len(span)))
+            expected = span[head:cut.end() if cut else head + OPENING_CHARS]
+            assert opening(span) == expected, span
 
 
 def test_marker_scan_mode_equals_marker_mode_on_every_sentence() -> None:
