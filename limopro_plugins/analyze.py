@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         structure = _structure_path(data)
         if structure is not None:
-            rows = read_jsonl_tolerant(structure)
+            rows = read_jsonl_tolerant(structure, repair=False)  # a live run may be appending
             stats, agreed = stats_from_structure(rows), agreement(rows)
         elif is_lm_eval_samples(data):
             stats = stats_from_samples(data, load_tokenizer(resolve(args.tokenizer)))

@@ -18,6 +18,9 @@ def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates the file readable by its owner only: give it the mode of the file it replaces,
+        # or that of a newly created file, so shared datasets stay readable by the group
+        os.chmod(fd, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -26,6 +29,13 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
@@ -45,8 +55,10 @@ def append_jsonl(path: Path, record: Any) -> None:
         os.fsync(handle.fileno())
 
 
-def read_jsonl_tolerant(path: Path) -> list[Any]:
-    """Records of a JSONL file we append to; a torn last line (a crash mid-write) is cut off the file.
+def read_jsonl_tolerant(path: Path, repair: bool = True) -> list[Any]:
+    """Records of a JSONL file we append to, without a torn last line (a crash mid-write). With `repair`
+    (the run that appends to the file, resuming) that line is also cut off the file; readers that only
+    look (analyze, merge) leave the file as it is, since a live run may be writing that line.
 
     Only the last line may be torn: a bad line elsewhere means the file was edited, which is an error.
     """
@@ -62,8 +74,9 @@ def read_jsonl_tolerant(path: Path) -> list[Any]:
         except ValueError as error:
             if offset + len(raw) != len(data):
                 raise ValueError(f"{path}: corrupt line {len(records) + 1}: {error}") from error
-            with path.open("r+b") as handle:
-                handle.truncate(offset)
+            if repair:
+                with path.open("r+b") as handle:
+                    handle.truncate(offset)
             break
         offset += len(raw)
     return records

@@ -399,14 +399,15 @@ def merge(shards: list[Path], out: Path, *, register: str | None = None, force: 
         runs.append((json.loads((shard / "run.json").read_text()), json.loads((shard / "meta.json").read_text())))
     specs = {r.pop("shard", None) for r, _ in runs}
     total = {s.split("/")[1] for s in specs if s}
-    if None in specs or len(total) != 1 or specs != {f"{i}/{n}" for n in map(int, total) for i in range(n)}:
+    if (None in specs or len(total) != 1 or len(specs) != len(runs)
+            or specs != {f"{i}/{n}" for n in map(int, total) for i in range(n)}):
         raise PipelineError(f"shards {sorted(map(str, specs))} are not exactly the shards 0..N-1 of one run")
     settings, meta = runs[0]
     for other, other_meta in runs[1:]:
         keys = ("strategy", "seed", "ratios", "name")
         if other != settings or any(other_meta[k] != meta[k] for k in keys):
             raise PipelineError("the shards were run with different settings; they cannot be merged")
-    rows = {name: sorted((r for shard in shards for r in read_jsonl_tolerant(shard / name)),
+    rows = {name: sorted((r for shard in shards for r in read_jsonl_tolerant(shard / name, repair=False)),
                          key=lambda r: r["index"]) for name in ("structure.jsonl", "rejects.jsonl")}
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "run.json", settings)

@@ -49,6 +49,22 @@ def test_identical_is_a_no_op_different_needs_force(tmp_path: Path, data_file: P
     assert "formatting" not in json.loads(info.read_text())["mine"]
 
 
+def test_registration_keeps_the_file_mode(tmp_path: Path, data_file: Path) -> None:
+    """The atomic replace must not leave a shared dataset_info.json readable by its owner only."""
+    info = tmp_path / "data" / "dataset_info.json"
+    info.write_text("{}")
+    info.chmod(0o664)
+    register_dataset(tmp_path / "data", "mine", data_file)
+    assert info.stat().st_mode & 0o777 == 0o664
+    info.unlink()
+    mask = os.umask(0o022)
+    try:
+        register_dataset(tmp_path / "data", "mine", data_file)
+    finally:
+        os.umask(mask)
+    assert info.stat().st_mode & 0o777 == 0o644
+
+
 def test_outside_file_gets_an_absolute_path(tmp_path: Path, data_file: Path) -> None:
     entry = register_dataset(tmp_path / "elsewhere", "mine", data_file)
     assert entry["file_name"] == str(data_file.resolve())

@@ -203,6 +203,9 @@ def test_sharded_run_merges_into_the_unsharded_files(tmp_path: Path, tiny_qwen_d
     missing = prune("merge", str(tmp_path / "shard0"), str(tmp_path / "shard1"), "--output",
                     str(tmp_path / "bad"), check=False)
     assert missing.returncode == 2 and "not exactly the shards" in missing.stderr
+    twice = prune("merge", *(str(tmp_path / f"shard{i}") for i in (0, 1, 2, 2)), "--output",
+                  str(tmp_path / "bad"), check=False)
+    assert twice.returncode == 2 and "not exactly the shards" in twice.stderr
     prune("merge", *(str(tmp_path / f"shard{i}") for i in range(3)), "--output", str(tmp_path / "merged"))
     whole = sorted(p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("*") if p.is_file())
     merged = sorted(p.relative_to(tmp_path / "merged") for p in (tmp_path / "merged").rglob("*") if p.is_file())
