@@ -4,9 +4,12 @@
 
 Every `results_*.json` under the given paths is read (lm-eval's `--output_path` layout, one folder per
 model). A model is named by `--label`s in path order, else by lm-eval's `model_name` (the `pretrained`
-argument's last component). When a model has several result files, the newest value of each task wins.
-ACC is shown in percent, TOK as mean response tokens, EFF = ACC / TOK (ratio of means, also for
-the "all" column); deltas against the baseline follow the paper: points for ACC, percent for TOK and EFF.
+argument), shortened to the fewest last path components that no other model's name ends with. When a
+model has several result files, the newest value of each task wins (a warning says so when the replaced
+value came from another path or another `pretrained`). ACC is shown in percent, TOK as mean response
+tokens, EFF = ACC / TOK (ratio of means, also for the "All" column, which only models with every
+benchmark get); deltas against the baseline follow the paper: points for ACC, percent for TOK and EFF,
+and are left out where the two cells cover different numbers of questions.
 Reasoning-pattern columns (mode shares of the responses' tokens) are added with `--patterns`.
 """
 
@@ -37,35 +40,82 @@ def _value(metrics: dict[str, Any], name: str) -> float | None:
     return None
 
 
-def _model_name(data: dict[str, Any], path: Path) -> str:
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _source(data: dict[str, Any], file: Path) -> str:
+    """The model's full name: lm-eval's `model_name` or the `pretrained` argument, else the result file's
+    folder. Two results belong to the same model only when these agree, whatever their last component."""
     name = data.get("model_name") or ""
     if not name:
         args = str(data.get("config", {}).get("model_args", ""))
         name = next((p.split("=", 1)[1] for p in args.split(",") if p.startswith("pretrained=")), "")
-    return Path(name.rstrip("/")).name if name else path.parent.name
+    return name.rstrip("/") or str(file.parent)
 
 
-def load_results(paths: Sequence[Path], labels: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per (model, benchmark): acc, tok, questions, samples per question (n), and pattern
-    metrics if present."""
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
+def short_names(sources: Sequence[str]) -> dict[str, str]:
+    """Each full name's shortest run of last path components that no other name ends with, so that
+    .../limo/checkpoint-1000 and .../limo_p/checkpoint-1000 become two rows, limo/checkpoint-1000 and
+    limo_p/checkpoint-1000, instead of one (a name that is a suffix of another stays whole)."""
+    parts = {source: [p for p in source.split("/") if p] for source in sources}
+    names = {}
+    for source, own in parts.items():
+        k = next((k for k in range(1, len(own) + 1)
+                  if all(other[-k:] != own[-k:] for o, other in parts.items() if o != source)), None)
+        names[source] = "/".join(own[-k:]) if k else source
+    return names
+
+
+def _read(paths: Sequence[Path]) -> list[tuple[int, Path, dict[str, Any]]]:
+    """(path index, file, parsed JSON) of every result file, oldest first across all paths
+    (results_<timestamp>.json), so that "the newest value wins" holds whatever the path order."""
+    found = []
     for index, root in enumerate(paths):
         files = sorted(root.rglob("results_*.json")) if root.is_dir() else [root]
         files = [f for f in files if f.is_file()]
         if not files:
             raise ReportError(f"{root}: no lm-eval results_*.json found (pass the --output_path folder)")
-        for file in sorted(files, key=lambda f: f.name):  # results_<timestamp>.json: oldest first
-            data = json.loads(file.read_text())
-            model = labels[index] if labels and index < len(labels) else _model_name(data, file)
-            for task, metrics in data.get("results", {}).items():
-                if task not in BENCHMARKS or _value(metrics, "acc") is None:
-                    continue
-                samples = data.get("n-samples", {}).get(task, {}).get("effective", 0)
-                repeats = data.get("configs", {}).get(task, {}).get("repeats")
-                row = {"model": model, "benchmark": BENCHMARKS[task], "acc": _value(metrics, "acc"),
-                       "tok": _value(metrics, "tok"), "questions": samples, "n": repeats}
-                row.update({m: _value(metrics, m) for m in PATTERN_METRICS})
-                rows[(model, task)] = row
+        found += [(index, file, json.loads(file.read_text())) for file in files]
+    return sorted(found, key=lambda item: item[1].name)
+
+
+def _names(found: list[tuple[int, Path, dict[str, Any]]], sources: list[str], labels: Sequence[str]) -> list[str]:
+    """The row name of each file: its path's --label, else the short form of its full model name.
+    A label that equals another model's name would merge two models into one row: that is an error."""
+    short = short_names(list(dict.fromkeys(s for (index, _, _), s in zip(found, sources) if index >= len(labels))))
+    names = [labels[index] if index < len(labels) else short[source]
+             for (index, _, _), source in zip(found, sources)]
+    clashes = sorted(set(labels) & set(short.values()))
+    if clashes:
+        files = sorted(str(file) for (_, file, _), name in zip(found, names) if name == clashes[0])
+        raise ReportError(f"{clashes[0]!r} names different models ({', '.join(files)}): give each path its "
+                          "own --label (in path order)")
+    return names
+
+
+def load_results(paths: Sequence[Path], labels: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per (model, benchmark): acc, tok, questions, samples per question (n), and pattern
+    metrics if present."""
+    found = _read(paths)
+    sources = [_source(data, file) for _, file, data in found]
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    origin: dict[tuple[str, str], tuple[int, Path, str]] = {}
+    for (index, file, data), source, model in zip(found, sources, _names(found, sources, labels or [])):
+        for task, metrics in data.get("results", {}).items():
+            if task not in BENCHMARKS or _value(metrics, "acc") is None:
+                continue
+            old = origin.get((model, task))
+            if old and (old[0], old[2]) != (index, source):
+                _warn(f"{model} {BENCHMARKS[task]}: {file} replaces the older {old[1]}; to show both, pass "
+                      "them as separate paths with different --label values")
+            samples = data.get("n-samples", {}).get(task, {}).get("effective", 0)
+            repeats = data.get("configs", {}).get(task, {}).get("repeats")
+            row = {"model": model, "benchmark": BENCHMARKS[task], "acc": _value(metrics, "acc"),
+                   "tok": _value(metrics, "tok"), "questions": samples, "n": repeats}
+            row.update({m: _value(metrics, m) for m in PATTERN_METRICS})
+            rows[(model, task)] = row
+            origin[(model, task)] = (index, file, source)
     if not rows:
         raise ReportError(f"no limopro task results in {', '.join(map(str, paths))}")
     frame = pd.DataFrame(rows.values())
@@ -74,12 +124,28 @@ def load_results(paths: Sequence[Path], labels: Sequence[str] | None = None) -> 
     return frame
 
 
-def with_overall(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add an 'All' benchmark per model: ACC and TOK as means over all samples of all three benchmarks
-    (each weighted by questions x n), and EFF as their ratio, which a mean of the per-benchmark EFFs
-    would not be. This is the group EFF that lm-eval's group aggregation cannot compute."""
-    parts = []
+def missing_benchmarks(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """The benchmarks each incomplete model lacks. An 'All' over fewer benchmarks would average a
+    different mix of questions (without GPQA's 198, AIME's 30 and AMC's 40 decide it), not comparable
+    with a complete model's 'All'."""
+    missing = {}
     for model, group in frame.groupby("model", sort=False):
+        lacking = [b for b in BENCHMARKS.values() if b not in set(group["benchmark"])]
+        if lacking:
+            missing[str(model)] = lacking
+    return missing
+
+
+def with_overall(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add an 'All' benchmark per model that has all three: ACC and TOK as means over all samples of the
+    three benchmarks (each weighted by questions x n), and EFF as their ratio, which a mean of the
+    per-benchmark EFFs would not be. This is the group EFF that lm-eval's group aggregation cannot
+    compute. Models in `missing_benchmarks` get none."""
+    parts = []
+    incomplete = missing_benchmarks(frame)
+    for model, group in frame.groupby("model", sort=False):
+        if model in incomplete:
+            continue
         weights = group["questions"].where(group["questions"] > 0, 1) * group["n"].fillna(1)
         acc = (group["acc"] * weights).sum() / weights.sum()
         tok = (group["tok"] * weights).sum() / weights.sum()
@@ -90,7 +156,29 @@ def with_overall(frame: pd.DataFrame) -> pd.DataFrame:
             if metric in group and group[metric].notna().all():
                 row[metric] = (group[metric] * weights).sum() / weights.sum()
         parts.append(row)
-    return pd.concat([frame, pd.DataFrame(parts)], ignore_index=True)
+    return pd.concat([frame, pd.DataFrame(parts)], ignore_index=True) if parts else frame
+
+
+def _same_questions(row: pd.DataFrame, base: pd.DataFrame) -> bool:
+    """Whether two cells cover the same questions, as far as the counts tell (0 = not recorded): a run
+    with --limit 4 and a full run measure different subsets, and their delta would mean nothing."""
+    mine, theirs = int(row["questions"].iloc[0]), int(base["questions"].iloc[0])
+    return not (mine and theirs) or mine == theirs
+
+
+def notes(frame: pd.DataFrame, baseline: str | None = None) -> list[str]:
+    """Why cells or deltas of the table are empty, for the reader of the table."""
+    lines = [f"{model}: no 'All' without {' and '.join(lacking)} results ('All' needs every benchmark)"
+             for model, lacking in missing_benchmarks(frame).items()]
+    if baseline is None:
+        return lines
+    base = frame[frame["model"] == baseline].set_index("benchmark")["questions"]
+    for _, row in frame[frame["model"] != baseline].iterrows():
+        theirs = base.get(row["benchmark"], 0)
+        if row["questions"] and theirs and row["questions"] != theirs:
+            lines.append(f"{row['model']} {row['benchmark']}: no deltas, {row['questions']} questions "
+                         f"against {theirs} of {baseline}")
+    return lines
 
 
 def _delta(value: float, base: float, kind: str) -> str:
@@ -130,7 +218,8 @@ def table(frame: pd.DataFrame, baseline: str | None = None, patterns: bool = Fal
                 text = _cell(value, kind)
                 if baseline and model != baseline and kind in ("acc", "tok", "eff") and text:
                     base = frame[(frame["model"] == baseline) & (frame["benchmark"] == bench)]
-                    delta = _delta(value, base[kind].iloc[0], kind) if len(base) else ""
+                    comparable = len(base) and _same_questions(row, base)
+                    delta = _delta(value, base[kind].iloc[0], kind) if comparable else ""
                     if delta:  # none against a zero TOK or EFF
                         text += f" ({delta})"
                 column.append(text)
@@ -218,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     headers = ["model"] + [f"{bench} {metric}" for bench, metric in shown.columns]
     print(tabulate(shown.reset_index().values.tolist(), headers=headers, tablefmt="github", disable_numparse=True))
+    for note in notes(frame, args.baseline):
+        print(f"note: {note}", file=sys.stderr)
     if args.csv:
         frame.to_csv(args.csv, index=False)
         print(f"CSV -> {args.csv}")

@@ -18,16 +18,22 @@ PAPER = {
 QUESTIONS = {"limopro_aime": 30, "limopro_amc": 40, "limopro_gpqa_diamond": 198}
 
 
-def write_results(folder: Path, model: str) -> None:
+def write_results(folder: Path, model: str, pretrained: str | None = None,
+                  tasks: tuple[str, ...] = tuple(QUESTIONS), questions: dict[str, int] | None = None) -> None:
+    """A results file of one of the paper's models, as lm-eval writes it for `pretrained` (default
+    /models/<model>), with `tasks` only, covering QUESTIONS or `questions` per task."""
+    questions = {**QUESTIONS, **(questions or {})}
     results = {}
     for task, (acc, tok) in PAPER[model].items():
+        if task not in tasks:
+            continue
         results[task] = {"alias": task, "acc,none": acc / 100, "acc_stderr,none": "N/A", "tok,none": tok,
                          "eff,none": acc / 100 / tok, "pass@1,none": acc / 100, "steps,none": 40.0,
                          "share_progressive,none": 0.6, "share_verification,none": 0.2,
                          "share_multi_method,none": 0.15, "share_error_correction,none": 0.05}
     results["limopro"] = {"acc,none": 0.5}
-    data = {"results": results, "model_name": f"/models/{model}",
-            "n-samples": {t: {"original": q, "effective": q} for t, q in QUESTIONS.items()}}
+    data = {"results": results, "model_name": pretrained or f"/models/{model}",
+            "n-samples": {t: {"original": q, "effective": q} for t, q in questions.items() if t in tasks}}
     folder.mkdir(parents=True)
     (folder / "results_2026-11-24T00-00-00.json").write_text(json.dumps(data))
 
@@ -90,15 +96,97 @@ def test_nested_folders_newest_file_wins_and_all_weights_by_samples(tmp_path: Pa
     nested.mkdir(parents=True)
     for name, data in {"results_2026-01-01T00-00-00.json": result("limopro_aime", 0.9, 50, 30, 8),
                        "results_2026-01-02T00-00-00.json": result("limopro_aime", 0.2, 100, 30, 8),
-                       "results_2026-01-01T12-00-00.json": result("limopro_amc", 0.5, 300, 40, 2)}.items():
+                       "results_2026-01-01T12-00-00.json": result("limopro_amc", 0.5, 300, 40, 2),
+                       "results_2026-01-01T18-00-00.json": result("limopro_gpqa_diamond", 0.3, 200, 198, 1),
+                       }.items():
         (nested / name).write_text(json.dumps(data))
     frame = with_overall(load_results([tmp_path / "out"]))
     assert set(frame["model"]) == {"My-Model"}
     aime = frame[frame["benchmark"] == "AIME"].iloc[0]
     assert (aime["acc"], aime["tok"], aime["n"]) == (0.2, 100, 8)  # the newer run
     overall = frame[frame["benchmark"] == "All"].iloc[0]
-    samples = {"AIME": 30 * 8, "AMC": 40 * 2}
-    acc = (0.2 * samples["AIME"] + 0.5 * samples["AMC"]) / 320
-    tok = (100 * samples["AIME"] + 300 * samples["AMC"]) / 320
+    samples = {"AIME": 30 * 8, "AMC": 40 * 2, "GPQA": 198 * 1}
+    acc = (0.2 * samples["AIME"] + 0.5 * samples["AMC"] + 0.3 * samples["GPQA"]) / 518
+    tok = (100 * samples["AIME"] + 300 * samples["AMC"] + 200 * samples["GPQA"]) / 518
     assert overall["acc"] == pytest.approx(acc) and overall["tok"] == pytest.approx(tok)
     assert overall["eff"] == pytest.approx(acc / tok) and pd.isna(overall["n"])  # n differs between tasks
+
+
+def row(out: str, model: str) -> list[str]:
+    """The cells of `model`'s row of the printed github table."""
+    line = next(line for line in out.splitlines() if line.startswith(f"| {model} "))
+    return [cell.strip() for cell in line.strip("|").split("|")][1:]
+
+
+def test_all_only_for_models_with_every_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A model without GPQA results gets no 'All': over AIME and AMC alone it would read 37.1 (-9.5) next
+    to LIMO-P's complete 'All' although both score the same on the benchmarks they share."""
+    write_results(tmp_path / "a", "LIMO-P")
+    write_results(tmp_path / "b", "LIMO-P", pretrained="/models/B", tasks=("limopro_aime", "limopro_amc"))
+    csv = tmp_path / "t.csv"
+    assert main([str(tmp_path / "a"), str(tmp_path / "b"), "--baseline", "LIMO-P", "--csv", str(csv)]) == 0
+    out, err = capsys.readouterr()
+    b = row(out, "B")
+    assert b[:6] == ["63.3 (+0.0)", "10,588 (+0%)", "5.98E-05 (+0%)",
+                     "93.8 (+0.0)", "5,235 (+0%)", "1.79E-04 (+0%)"]
+    assert b[6:] == [""] * 6  # GPQA and All: empty, no deltas
+    assert all(row(out, "LIMO-P")[9:12])  # the complete model keeps its 'All'
+    assert "B: no 'All' without GPQA Diamond results" in err
+    frame = pd.read_csv(csv)
+    assert set(frame[frame["benchmark"] == "All"]["model"]) == {"LIMO-P"}
+
+
+def test_no_deltas_between_different_question_sets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run with --limit covers other questions than the baseline's full run: no delta, and a note."""
+    write_results(tmp_path / "a", "LIMO")
+    write_results(tmp_path / "b", "LIMO-P", questions={"limopro_gpqa_diamond": 4})
+    assert main([str(tmp_path / "a"), str(tmp_path / "b"), "--baseline", "LIMO"]) == 0
+    out, err = capsys.readouterr()
+    cells = row(out, "LIMO-P")
+    assert cells[0] == "63.3 (+6.6)" and cells[6:9] == ["71.2", "6,969", "1.02E-04"] and "(" not in cells[9]
+    assert "LIMO-P GPQA Diamond: no deltas, 4 questions against 198 of LIMO" in err
+
+
+def test_models_with_the_same_last_path_component_stay_apart(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Two checkpoints named checkpoint-1000 are two models: each row is named by the shortest path suffix
+    that tells them apart, and the baseline's deltas are shown."""
+    write_results(tmp_path / "a", "LIMO", pretrained="/ckpt/limo/checkpoint-1000")
+    write_results(tmp_path / "b", "LIMO-P", pretrained="/ckpt/limo_p/checkpoint-1000/")
+    assert main([str(tmp_path / "a"), str(tmp_path / "b"), "--baseline", "limo/checkpoint-1000"]) == 0
+    out = capsys.readouterr().out
+    assert row(out, "limo/checkpoint-1000")[0] == "56.7"
+    assert row(out, "limo_p/checkpoint-1000")[0] == "63.3 (+6.6)"
+
+
+def test_short_names() -> None:
+    from limopro_plugins.report import short_names
+
+    assert short_names(["Qwen/Qwen2.5-7B", "/x/limo/ck", "/x/limo_p/ck", "/y/a/b", "a/b"]) == {
+        "Qwen/Qwen2.5-7B": "Qwen2.5-7B", "/x/limo/ck": "limo/ck", "/x/limo_p/ck": "limo_p/ck",
+        "/y/a/b": "y/a/b", "a/b": "a/b"}
+
+
+def test_label_clashing_with_another_model_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_results(tmp_path / "a", "LIMO")
+    write_results(tmp_path / "b", "LIMO-P")
+    assert main([str(tmp_path / "a"), str(tmp_path / "b"), "--label", "LIMO-P"]) == 2
+    err = capsys.readouterr().err
+    assert "'LIMO-P' names different models" in err and str(tmp_path / "a") in err and str(tmp_path / "b") in err
+
+
+def test_same_model_under_two_paths_warns_about_the_replaced_run(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """The same `pretrained` run twice (say with two token budgets) into two folders: one row, the newer
+    run's, and a warning that tells how to see both; labelled, both rows are shown."""
+    write_results(tmp_path / "long", "LIMO")
+    write_results(tmp_path / "short", "LIMO-P", pretrained="/models/LIMO")
+    newer = tmp_path / "short" / "results_2026-11-25T00-00-00.json"
+    (tmp_path / "short" / "results_2026-11-24T00-00-00.json").rename(newer)
+    assert main([str(tmp_path / "short"), str(tmp_path / "long")]) == 0
+    out, err = capsys.readouterr()
+    assert row(out, "LIMO")[0] == "63.3"  # the newer file, whatever the path order
+    assert f"LIMO AIME: {newer} replaces the older" in err and "different --label values" in err
+    assert main([str(tmp_path / "long"), str(tmp_path / "short"), "--label", "160", "--label", "48"]) == 0
+    out, err = capsys.readouterr()
+    assert row(out, "160")[0] == "56.7" and row(out, "48")[0] == "63.3" and "warning" not in err
