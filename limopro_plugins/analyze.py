@@ -220,9 +220,15 @@ def plot_pir(stats: PatternStats, path: Path) -> bool:
 
 
 def _structure_path(data: Path) -> Path | None:
+    """The structure.jsonl a prune output (folder or file) names, or None for other inputs. A missing
+    one is an error: an empty table would read as a run with no chains."""
+    from limopro_plugins.records import InputError
+
     if data.is_dir() and (data / "structure.jsonl").is_file():
         return data / "structure.jsonl"
     if data.name.endswith("structure.jsonl"):
+        if not data.is_file():
+            raise InputError(f"{data}: file not found")
         return data
     return None
 

@@ -95,7 +95,7 @@ _ANY_MARKER = re.compile(
 """One search that rejects the (many) openings without any marker before the per-mode searches."""
 _SENTENCE_END = re.compile(r"[.!?\n](?:(?<=\n)|(?=\s))")
 """An opening ends after . ! ? before whitespace, or at a line break. Opening with one character set lets
-the regex engine skip ahead to those characters (twice as fast as the alternation `[.!?](?=\s)|\n`)."""
+the regex engine skip ahead to those characters (twice as fast as the alternation of the two cases)."""
 _LEADING_SPACE = re.compile(r"\s*")
 
 

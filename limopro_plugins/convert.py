@@ -73,12 +73,15 @@ def convert_file(source: str, output: Path, *, fmt: str = "sharegpt", think: boo
         records.append(to_record(item, fmt, think, system))
     counts.written, counts.rejected = len(records), len(bad)
     atomic_write_jsonl(output, records)
-    rejects = rejects or output.with_name(output.name + ".rejects.jsonl")
-    if bad:
-        atomic_write_jsonl(rejects, bad)
-    else:
-        rejects.unlink(missing_ok=True)
+    if bad or rejects:  # a named rejects file always holds this run's rejects, even none
+        atomic_write_jsonl(rejects or _default_rejects(output), bad)
+    else:  # no stale default rejects file from an earlier run next to the new output
+        _default_rejects(output).unlink(missing_ok=True)
     return counts
+
+
+def _default_rejects(output: Path) -> Path:
+    return output.with_name(output.name + ".rejects.jsonl")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

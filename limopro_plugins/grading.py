@@ -133,7 +133,7 @@ def extract_math_answer(text: str) -> str | None:
 _LETTER_WRAPPER = re.compile(r"^\\(?:text|textbf|textrm|mathrm|mathbf)\s*\{(.*)\}$", re.DOTALL)
 _BOXED_LETTER = re.compile(r"^[\s$*]*\(?([A-Za-z])\)?(?:[\s.:)$*]|$)")
 _CHOICE_PHRASE = re.compile(
-    r"(?i:answer)(?:\*\*)?\s*(?:(?i:is)\b|:)[\s:*$]*(?:(?i:option|choice)\s*)?"
+    r"(?i:answer)(?:\*\*)?\s*(?:(?i:is)\b|:)[\s:*$]*(?:\\\(\s*)?(?:(?i:option|choice)\s*)?"
     r"(?:\\(?:text|textbf|mathrm|mathbf)\{)?\\?\(?([A-Z])(?![A-Za-z0-9])"
 )
 _BOLD_LETTER = re.compile(r"\*\*\s*\(?([A-Z])(?:\)|[.:]?\s*\*\*)")

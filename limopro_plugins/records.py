@@ -17,13 +17,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+from limopro_plugins.segment import PARAGRAPH_BREAK
 
 SCHEMAS = ("limo", "s1k", "sharegpt", "messages", "alpaca")
 
 _THINK_OPEN = "<think>"
 _THINK_CLOSE = "</think>"
-_PARAGRAPH = re.compile(r"\n[ \t]*\n")
 
 
 class InputError(ValueError):
@@ -133,7 +134,7 @@ def split_response(text: str) -> Split:
     boxed = text.rfind("\\boxed")
     if boxed < 0:
         return Split("", text, "")
-    breaks = [m.end() for m in _PARAGRAPH.finditer(text, 0, boxed)]
+    breaks = [m.end() for m in PARAGRAPH_BREAK.finditer(text, 0, boxed)]
     cut = breaks[-1] if breaks else 0
     if cut == 0:  # one paragraph only: no separate final solution, the whole text is reasoning
         return Split("", text, "")
@@ -308,37 +309,64 @@ def iter_raw(source: str) -> Iterator[tuple[int, int | None, Any]]:
         yield from _iter_hub(source)
 
 
-def _open_text(path: Path):
+def _open_bytes(path: Path) -> BinaryIO:
     if path.suffix == ".gz":
         import gzip
 
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
+        return gzip.open(path, "rb")
+    return path.open("rb")
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, int | None, Any]]:
+    """Lines are decoded one at a time, so a line that is not UTF-8 is rejected with its number (its
+    bytes kept, escaped) instead of ending the whole read."""
     index = 0
-    with _open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    with _open_bytes(path) as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 continue
-            try:
-                yield index, number, json.loads(line)
-            except json.JSONDecodeError as error:
-                yield index, number, _BadLine(line.rstrip("\n"), f"invalid JSON: {error.msg} (column {error.colno})")
+            yield index, number, _parse_line(raw)
             index += 1
 
 
+def _parse_line(raw: bytes) -> Any:
+    """One JSONL line's record, or a _BadLine holding its text (undecodable bytes escaped as \\xNN)."""
+    try:
+        line = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as error:
+        text = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+        return _BadLine(text, f"not UTF-8: byte {raw[error.start]:#04x} at byte {error.start + 1} of the line")
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        return _BadLine(line, f"invalid JSON: {error.msg} (column {error.colno})")
+
+
 def _iter_json(path: Path) -> Iterator[tuple[int, int | None, Any]]:
-    with _open_text(path) as handle:
+    with _open_bytes(path) as handle:
         try:
-            data = json.load(handle)
+            data = json.loads(handle.read().decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise InputError(f"{path}: not UTF-8 (byte {error.start + 1})") from error
         except json.JSONDecodeError as error:
             raise InputError(f"{path}: invalid JSON at line {error.lineno}: {error.msg}") from error
     if isinstance(data, dict):
-        data = next((v for v in data.values() if isinstance(v, list)), [data])
+        data = _records_of_object(data)
     for index, record in enumerate(data):
         yield index, None, record
+
+
+def _records_of_object(data: dict[str, Any]) -> list[Any]:
+    """A JSON file holding one object is either one record or a wrapper such as {"data": [records]}:
+    it is a wrapper when it is no record of a known schema and one of its fields is a list of objects
+    (a record's own list fields, e.g. tags, stay in the record)."""
+    try:
+        detect_schema(data)
+        return [data]
+    except RecordError:
+        pass
+    return next((v for v in data.values() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)),
+                [data])
 
 
 def _iter_parquet(path: Path) -> Iterator[tuple[int, int | None, Any]]:
@@ -360,9 +388,9 @@ def _iter_hub(name: str) -> Iterator[tuple[int, int | None, Any]]:
         dataset = datasets.load_dataset(repo, split=split or "train")
     except Exception as error:  # noqa: BLE001 - datasets raises many types for "not available"
         raise InputError(
-            f"cannot load dataset {repo!r} from the Hugging Face hub ({type(error).__name__}). If this "
-            "machine is offline, download it elsewhere and pass the local .jsonl/.json/.parquet file "
-            "with --input."
+            f"cannot load dataset {repo!r} from the Hugging Face hub ({type(error).__name__}), and no local "
+            f"file {name!r} exists. If this machine is offline, download it elsewhere and pass the local "
+            ".jsonl/.json/.parquet file instead."
         ) from error
     for index, record in enumerate(dataset):
         yield index, None, _jsonable(record)

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 from limopro_plugins.classify import MarkerScan, Mode
 
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*")
+"""A blank line (with the whitespace after it): Unix or Windows (\\r\\n) line ends, spaces or tabs allowed."""
 # A sentence ends after . ! ? (and closing quotes/brackets), before whitespace and a character that is
 # not lower-case (so "e.g. the" and "3.5" stay whole); a line break always ends one. The break starts
 # at its punctuation rather than after it (a look-behind), and both kinds open with one character set:
@@ -52,8 +53,8 @@ def paragraph_starts(text: str) -> list[int]:
     a break at the very start splits nothing)."""
     if not text:
         return []
-    leading = _PARAGRAPH_BREAK.match(text)
-    ends = list(map(re.Match.end, _PARAGRAPH_BREAK.finditer(text, leading.end() if leading else 0)))
+    leading = PARAGRAPH_BREAK.match(text)
+    ends = list(map(re.Match.end, PARAGRAPH_BREAK.finditer(text, leading.end() if leading else 0)))
     if ends and ends[-1] == len(text):
         ends.pop()
     return [0, *ends]

@@ -44,3 +44,19 @@ def test_lm_eval_samples_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert stats["responses"] == 2
     assert {m: v["steps"] for m, v in stats["modes"].items()} == {
         "progressive": 2, "verification": 1, "multi_method": 1, "error_correction": 0}
+
+
+def test_a_torn_last_line_is_skipped_and_left_in_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A running prune may be writing that line: analyze only reads."""
+    row = {"index": 0, "steps": [{"mode": "progressive", "tokens": 30, "pir": None}]}
+    structure = tmp_path / "structure.jsonl"
+    structure.write_text(json.dumps(row) + "\n" + json.dumps(row)[:20])
+    before = structure.read_bytes()
+    assert main([str(structure), "--json"]) == 0
+    assert '"chains": 1' in capsys.readouterr().out
+    assert structure.read_bytes() == before
+
+
+def test_missing_structure_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "run" / "structure.jsonl")]) == 2
+    assert "file not found" in capsys.readouterr().err

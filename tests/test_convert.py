@@ -75,3 +75,62 @@ def test_rejects_are_reported_written_and_counted(tmp_path: Path, capsys: pytest
 def test_missing_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--input", str(tmp_path / "none.jsonl"), "--output", str(tmp_path / "o.jsonl")]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_a_line_that_is_not_utf8_is_rejected_and_reading_goes_on(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    bad = b'{"question": "caf\xe9", "solution": "x"}'
+    src.write_bytes(json.dumps(LIMO).encode() + b"\n" + bad + b"\n" + json.dumps(LIMO).encode() + b"\n")
+    counts = convert_file(str(src), tmp_path / "out.jsonl", quiet=True)
+    assert (counts.written, counts.rejected) == (2, 1)
+    [reject] = [json.loads(x) for x in (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines()]
+    assert reject["line"] == 2 and "not UTF-8: byte 0xe9" in reject["reason"]
+    assert reject["raw"] == bad.decode("utf-8", errors="backslashreplace")  # the bytes, escaped
+
+
+def test_truncated_line_reports_the_column_where_it_ends(tmp_path: Path) -> None:
+    line = '{"question": "What is 2+3?", "solution": '  # cut after a colon: the value is missing
+    src = write(tmp_path / "in.jsonl", [LIMO, line])
+    convert_file(str(src), tmp_path / "out.jsonl", quiet=True)
+    [reject] = [json.loads(x) for x in (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines()]
+    assert reject["reason"].endswith(f"(column {len(line) + 1})"), reject["reason"]
+
+
+def test_windows_line_ends_keep_paragraphs_and_the_final_solution(tmp_path: Path) -> None:
+    from limopro_plugins.classify import Mode
+    from limopro_plugins.records import split_response
+    from limopro_plugins.segment import rule_steps
+
+    unix = LIMO["solution"]
+    windows = unix.replace("\n", "\r\n")
+    assert split_response(windows).solution.replace("\r", "") == split_response(unix).solution
+    assert split_response(unix).solution == "**Final Answer**\n\\boxed{5}"
+    steps = [rule_steps(split_response(text).reasoning) for text in (unix, windows)]
+    assert steps[0][0] == steps[1][0] == 2
+    assert [mode for *_, mode in steps[0][1]] == [mode for *_, mode in steps[1][1]] == [Mode.VERIFICATION]
+
+
+def test_one_object_json_file_is_one_record_unless_it_wraps_a_list_of_records(tmp_path: Path) -> None:
+    single = tmp_path / "one.json"
+    single.write_text(json.dumps({**LIMO, "tags": ["algebra", "easy"]}))
+    assert convert_file(str(single), tmp_path / "one.jsonl").written == 1
+    wrapped = tmp_path / "wrapped.json"
+    wrapped.write_text(json.dumps({"version": 2, "data": [LIMO, LIMO, LIMO]}))
+    assert convert_file(str(wrapped), tmp_path / "wrapped.jsonl").written == 3
+    messages = tmp_path / "messages.json"
+    messages.write_text(json.dumps(RECORDS["messages"]))
+    assert convert_file(str(messages), tmp_path / "messages.jsonl").written == 1
+
+
+def test_a_named_rejects_file_holds_this_runs_rejects(tmp_path: Path) -> None:
+    src = write(tmp_path / "in.jsonl", [LIMO, "{not json"])
+    named = tmp_path / "bad.jsonl"
+    convert_file(str(src), tmp_path / "out.jsonl", rejects=named, quiet=True)
+    assert len(named.read_text().splitlines()) == 1
+    write(src, [LIMO])
+    convert_file(str(src), tmp_path / "out.jsonl", rejects=named, quiet=True)
+    assert named.exists() and named.read_text() == ""
+    convert_file(str(write(tmp_path / "in2.jsonl", [LIMO, "{x"])), tmp_path / "o2.jsonl", quiet=True)
+    assert (tmp_path / "o2.jsonl.rejects.jsonl").exists()
+    convert_file(str(write(tmp_path / "in2.jsonl", [LIMO])), tmp_path / "o2.jsonl", quiet=True)
+    assert not (tmp_path / "o2.jsonl.rejects.jsonl").exists()  # no stale default file

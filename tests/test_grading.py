@@ -120,7 +120,7 @@ def test_grade_math_reports_the_wrong_answer() -> None:
     ["The correct option is \\boxed{C}.", "\\boxed{\\text{(C)}}", "\\boxed{(C)}", "\\boxed{C) 4.2 eV}",
      "\\boxed{\\textbf{C}}", "\\boxed{\\mathrm{C}}", "$\\boxed{\\text{C}}$", "\\boxed{c}", "\\fbox{C}",
      "Answer: C", "answer is (C)", "The correct answer is C.", "The answer is: **C**", "**Answer:** (C)",
-     "Final answer: **C**", "the answer is option C", "The answer is \\(C\\).", "**(C)**", "so it is **C**",
+     "Final answer: **C**", "the answer is option C", "The answer is \\(C\\).", "The answer is \\(\\text{C}\\).", "**(C)**", "so it is **C**",
      "**C) 4.2 eV**", "I first thought (A).\n\nAnswer: C", "Long reasoning about (B) and (D).\n\n(C)",
      LONG_REASONING + "Answer: C"],
 )

@@ -24,8 +24,8 @@ from limopro_plugins.classify import (
     opening,
 )
 from limopro_plugins.segment import (
-    _PARAGRAPH_BREAK,
     _RESUME,
+    PARAGRAPH_BREAK,
     paragraph_starts,
     rule_steps,
     segment,
@@ -138,7 +138,7 @@ def reference(reasoning: str) -> tuple[list[tuple[int, int]], list[Mode]]:
     """Steps and modes by the definition: paragraphs, their sentences, marker_mode on every sentence,
     then on every step."""
     bounds: list[int] = []
-    for p_start, p_end in split(reasoning, _PARAGRAPH_BREAK, 0, len(reasoning)):
+    for p_start, p_end in split(reasoning, PARAGRAPH_BREAK, 0, len(reasoning)):
         in_functional = False
         for i, (s_start, s_end) in enumerate(split(reasoning, SENTENCE_BREAK, p_start, p_end)):
             sentence = reasoning[s_start:s_end]
@@ -240,7 +240,7 @@ def test_one_pass_segmentation_and_modes_equal_the_reference() -> None:
     for text in texts_to_check():
         steps, modes = reference(text)
         assert [(s.start, s.end) for s in segment(text)] == steps, text
-        assert paragraph_starts(text) == [a for a, _ in split(text, _PARAGRAPH_BREAK, 0, len(text))], text
+        assert paragraph_starts(text) == [a for a, _ in split(text, PARAGRAPH_BREAK, 0, len(text))], text
         functional = [(a, b, mode) for (a, b), mode in zip(steps, modes) if mode.functional]
         assert rule_steps(text) == (len(steps), functional), text
 
