@@ -10,7 +10,8 @@ value came from another path or another `pretrained`). ACC is shown in percent, 
 tokens, EFF = ACC / TOK (ratio of means, also for the "All" column, which only models with every
 benchmark get); deltas against the baseline follow the paper: points for ACC, percent for TOK and EFF,
 and are left out where the two cells cover different numbers of questions.
-Reasoning-pattern columns (mode shares of the responses' tokens) are added with `--patterns`.
+Reasoning-pattern columns (steps per response, mode shares of the responses' tokens, the share of
+responses with `</think>` and their thinking / answer tokens) are added with `--patterns`.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from typing import Any
 import pandas as pd
 
 BENCHMARKS = {"limopro_aime": "AIME", "limopro_amc": "AMC", "limopro_gpqa_diamond": "GPQA Diamond"}
-PATTERN_METRICS = ("steps", "share_progressive", "share_verification", "share_multi_method",
-                   "share_error_correction")
+MODE_SHARES = ("share_progressive", "share_verification", "share_multi_method", "share_error_correction")
+THINK_METRICS = ("think_rate", "think_tok", "answer_tok")
+"""The share of responses with `</think>`, and the mean tokens before / after it over those responses."""
+PATTERN_METRICS = ("steps", *MODE_SHARES, *THINK_METRICS)
 
 
 class ReportError(ValueError):
@@ -119,9 +122,15 @@ def load_results(paths: Sequence[Path], labels: Sequence[str] | None = None) -> 
     if not rows:
         raise ReportError(f"no limopro task results in {', '.join(map(str, paths))}")
     frame = pd.DataFrame(rows.values())
-    frame["n"] = pd.to_numeric(frame["n"], errors="coerce")  # missing in results of other tools: NaN
+    for column in ("n", *PATTERN_METRICS):  # missing in results of other tools or older runs: NaN
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
     frame["eff"] = frame["acc"] / frame["tok"]
     return frame
+
+
+def _samples(group: pd.DataFrame) -> pd.Series:
+    """Each row's weight in a mean over all samples: questions x n (1 where not recorded)."""
+    return group["questions"].where(group["questions"] > 0, 1) * pd.to_numeric(group["n"]).fillna(1)
 
 
 def missing_benchmarks(frame: pd.DataFrame) -> dict[str, list[str]]:
@@ -146,17 +155,33 @@ def with_overall(frame: pd.DataFrame) -> pd.DataFrame:
     for model, group in frame.groupby("model", sort=False):
         if model in incomplete:
             continue
-        weights = group["questions"].where(group["questions"] > 0, 1) * group["n"].fillna(1)
+        weights = _samples(group)
         acc = (group["acc"] * weights).sum() / weights.sum()
         tok = (group["tok"] * weights).sum() / weights.sum()
         n_values = group["n"].dropna().unique()
         row = {"model": model, "benchmark": "All", "acc": acc, "tok": tok, "eff": acc / tok,
                "questions": int(group["questions"].sum()), "n": n_values[0] if len(n_values) == 1 else None}
-        for metric in PATTERN_METRICS:
-            if metric in group and group[metric].notna().all():
-                row[metric] = (group[metric] * weights).sum() / weights.sum()
+        row.update(_overall_patterns(group, weights))
         parts.append(row)
     return pd.concat([frame, pd.DataFrame(parts)], ignore_index=True) if parts else frame
+
+
+def _overall_patterns(group: pd.DataFrame, weights: pd.Series) -> dict[str, float]:
+    """Pattern metrics over all samples of a model's benchmarks. Thinking and answer tokens are means over
+    the responses with `</think>` only, so each benchmark weighs by its number of such responses
+    (samples x think_rate), the pooled mean that lm-eval's size-weighted group mean is not."""
+    found = {}
+    for metric in PATTERN_METRICS:
+        if metric not in group or not group[metric].notna().all():
+            continue
+        if metric in ("think_tok", "answer_tok"):
+            if "think_rate" in group and group["think_rate"].notna().all():
+                thinking = weights * group["think_rate"]
+                if thinking.sum() > 0:
+                    found[metric] = (group[metric] * thinking).sum() / thinking.sum()
+        else:
+            found[metric] = (group[metric] * weights).sum() / weights.sum()
+    return found
 
 
 def _same_questions(row: pd.DataFrame, base: pd.DataFrame) -> bool:
@@ -192,7 +217,7 @@ def _cell(value: float, kind: str) -> str:
         return ""
     if kind == "acc":
         return f"{100 * value:.1f}"
-    if kind == "tok":
+    if kind in ("tok", "think_tok", "answer_tok"):
         return f"{value:,.0f}"
     if kind == "eff":
         return f"{value:.2E}"
@@ -203,7 +228,8 @@ def table(frame: pd.DataFrame, baseline: str | None = None, patterns: bool = Fal
     """The display table: rows = models, columns = (benchmark, ACC/TOK/EFF[, patterns]) with deltas."""
     kinds = ["acc", "tok", "eff"] + (list(PATTERN_METRICS) if patterns else [])
     header = {"acc": "ACC ↑", "tok": "TOK ↓", "eff": "EFF ↑", "steps": "steps",
-              **{m: m.replace("share_", "% ") for m in PATTERN_METRICS[1:]}}
+              **{m: m.replace("share_", "% ") for m in MODE_SHARES},
+              "think_rate": "% </think>", "think_tok": "think tok", "answer_tok": "answer tok"}
     if baseline is not None and baseline not in set(frame["model"]):
         raise ReportError(f"--baseline {baseline!r} is not one of the models: {sorted(set(frame['model']))}")
     benchmarks = [b for b in [*BENCHMARKS.values(), "All"] if b in set(frame["benchmark"])]
@@ -215,6 +241,8 @@ def table(frame: pd.DataFrame, baseline: str | None = None, patterns: bool = Fal
             for model in models:
                 row = frame[(frame["model"] == model) & (frame["benchmark"] == bench)]
                 value = row[kind].iloc[0] if len(row) and kind in row else float("nan")
+                if kind in ("think_tok", "answer_tok") and len(row) and not row["think_rate"].iloc[0] > 0:
+                    value = float("nan")  # no response with </think>: no such tokens to average
                 text = _cell(value, kind)
                 if baseline and model != baseline and kind in ("acc", "tok", "eff") and text:
                     base = frame[(frame["model"] == baseline) & (frame["benchmark"] == bench)]
@@ -258,12 +286,28 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+def mode_shares(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each model's token share per mode over all samples of the benchmarks it has (its 'All' when it
+    has every one); a model lacking some is named with the benchmarks its bar covers."""
+    columns = [m for m in MODE_SHARES if m in frame]
+    rows = {}
+    for model, group in frame[frame["benchmark"] != "All"].groupby("model", sort=False):
+        group = group.dropna(subset=columns)
+        if group.empty:
+            continue
+        weights = _samples(group)
+        shares = {c: (group[c] * weights).sum() / weights.sum() for c in columns}
+        name = str(model) if len(group) == len(BENCHMARKS) else f"{model}\n({', '.join(group['benchmark'])})"
+        rows[name] = shares
+    return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+
+
 def plot_modes(frame: pd.DataFrame, path: Path) -> bool:
-    """Stacked bars of the responses' token share per reasoning mode, one bar per model (all
-    benchmarks); False (and no file) when the results have no pattern metrics."""
-    part = frame[frame["benchmark"] == "All"].set_index("model")
-    columns = [m for m in PATTERN_METRICS[1:] if m in part]
-    if not columns or part[columns].isna().all().all():
+    """Stacked bars of the responses' token share per reasoning mode, one bar per model; False (and no
+    file) when the results have no pattern metrics."""
+    part = mode_shares(frame)
+    columns = list(part.columns)
+    if part.empty or not columns:
         return False
     import matplotlib
 

@@ -83,7 +83,7 @@ def check_run(results: dict, samples: dict[str, list[dict]], model_dir: Path) ->
         assert sum(metrics[f"share_{m},none"] for m in MODES) == pytest.approx(nonempty), task
         assert metrics["steps,none"] > 0 and 0 <= metrics["think_rate,none"] <= 1, task
     group = results["results"]["limopro"]
-    for metric in ("acc", "pass@1", "pass@n", "maj@n", "tok", "steps", *(f"share_{m}" for m in MODES)):
+    for metric in ("acc", "pass@1", "pass@n", "maj@n", "tok", "steps", "think_rate", *(f"share_{m}" for m in MODES)):
         mean = sum(results["results"][t][f"{metric},none"] for t in TASKS) / 3  # equal sizes: 2 questions each
         assert group[f"{metric},none"] == pytest.approx(mean), metric
     assert "eff,none" not in group  # a mean of ratios would be wrong: the report computes ACC / TOK

@@ -190,3 +190,45 @@ def test_same_model_under_two_paths_warns_about_the_replaced_run(tmp_path: Path,
     assert main([str(tmp_path / "long"), str(tmp_path / "short"), "--label", "160", "--label", "48"]) == 0
     out, err = capsys.readouterr()
     assert row(out, "160")[0] == "56.7" and row(out, "48")[0] == "63.3" and "warning" not in err
+
+
+def test_think_columns_pool_the_responses_that_have_think(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Thinking / answer tokens are means over responses with </think>: 'All' weighs each benchmark by its
+    number of such responses (here 30 x 1.0 and 40 x 0.5; GPQA has none), not by its size."""
+    think = {"limopro_aime": (1.0, 1000.0, 100.0), "limopro_amc": (0.5, 400.0, 50.0),
+             "limopro_gpqa_diamond": (0.0, 0.0, 0.0)}
+    results = {task: {"acc,none": 0.5, "tok,none": 900.0, "share_progressive,none": 1.0, "think_rate,none": rate,
+                      "think_tok,none": before, "answer_tok,none": after}
+               for task, (rate, before, after) in think.items()}
+    folder = tmp_path / "r1"
+    folder.mkdir()
+    (folder / "results_2026-11-24T00-00-00.json").write_text(json.dumps({
+        "results": results, "model_name": "/models/R1",
+        "n-samples": {t: {"original": q, "effective": q} for t, q in QUESTIONS.items()},
+        "configs": {t: {"repeats": 2} for t in QUESTIONS}}))
+    assert main([str(folder), "--patterns", "--csv", str(tmp_path / "t.csv")]) == 0
+    frame = pd.read_csv(tmp_path / "t.csv").set_index("benchmark")
+    assert frame.loc["All", "think_tok"] == pytest.approx((30 * 1000 + 20 * 400) / 50)
+    assert frame.loc["All", "answer_tok"] == pytest.approx((30 * 100 + 20 * 50) / 50)
+    assert frame.loc["All", "think_rate"] == pytest.approx(50 / 268)
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| R1"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    header = next(line for line in out.splitlines() if line.startswith("| model"))
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert cells[columns.index("All think tok")] == "760"
+    assert cells[columns.index("GPQA Diamond think tok")] == ""  # none of its responses has </think>
+    assert cells[columns.index("AMC % </think>")] == "50.0%"
+
+
+def test_mode_plot_covers_a_model_without_every_benchmark(tmp_path: Path) -> None:
+    from limopro_plugins.report import load_results, mode_shares, with_overall
+
+    write_results(tmp_path / "limo", "LIMO")
+    write_results(tmp_path / "limo_p", "LIMO-P", tasks=("limopro_aime",))
+    frame = with_overall(load_results([tmp_path / "limo", tmp_path / "limo_p"]))
+    shares = mode_shares(frame)
+    assert list(shares.index) == ["LIMO", "LIMO-P\n(AIME)"]
+    assert shares.sum(axis=1).tolist() == pytest.approx([1.0, 1.0])
+    assert main([str(tmp_path / "limo"), str(tmp_path / "limo_p"), "--modes-plot", str(tmp_path / "m.png")]) == 0
+    assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
