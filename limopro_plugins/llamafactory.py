@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from limopro_plugins.io import atomic_write_text
+from limopro_plugins.records import Fields, Reject, read_chains
 
 INFO_FILE = "dataset_info.json"
 
@@ -80,25 +81,34 @@ def register_dataset(dataset_dir: Path, name: str, data_file: Path, *, formattin
 
 
 def register_pruned(dataset_dir: Path, out: Path, name: str, ratios: Sequence[str], *,
-                    force: bool = False) -> list[str]:
+                    schema: str | None = None, fields: Fields = Fields(), force: bool = False) -> list[str]:
     """Convert every `out/pruning/<name>_<ratio>.jsonl` to sharegpt in dataset_dir and register it as
-    `<name>_<ratio>` (e.g. `limo_pir_0.3`); returns the registered names."""
+    `<name>_<ratio>` (e.g. `limo_pir_0.3`); returns the registered names.
+
+    The pruned records keep the input's schema and field names, so `schema` and `fields` are the prune
+    run's. Every entry and every record is checked before any file is written: a refusal leaves
+    dataset_dir as it was, never an empty or partial dataset file."""
     from limopro_plugins.convert import convert_file
 
-    registered = []
-    for ratio in ratios:
-        dataset = f"{name}_{ratio}"
+    datasets = [f"{name}_{ratio}" for ratio in ratios]
+    info = read_info(dataset_dir)
+    for dataset in datasets:
+        entry = dataset_entry(_file_name(dataset_dir, dataset_dir / f"{dataset}.jsonl"))
+        if dataset in info and not force and info[dataset] != entry:
+            raise RegistrationError(f"{dataset_dir / INFO_FILE} already has a different entry {dataset!r}: "
+                                    f"{json.dumps(info[dataset])}; pass --force to replace it")
+        _check_convertible(out / "pruning" / f"{dataset}.jsonl", schema, fields)
+    for dataset in datasets:
         target = dataset_dir / f"{dataset}.jsonl"
-        dataset_dir.mkdir(parents=True, exist_ok=True)
-        info = read_info(dataset_dir)  # fail before writing any data file if the info file is broken
-        if dataset in info and not force and info[dataset] != dataset_entry(_file_name(dataset_dir, target)):
-            raise RegistrationError(f"{dataset_dir / INFO_FILE} already has a different entry {dataset!r}; "
-                                    "pass --force to replace it")
-        counts = convert_file(str(out / "pruning" / f"{dataset}.jsonl"), target, quiet=True)
-        if counts.rejected:
-            raise RegistrationError(f"{counts.rejected} pruned records of {dataset} could not be converted "
-                                    f"(see {target}.rejects.jsonl)")
+        convert_file(str(out / "pruning" / f"{dataset}.jsonl"), target, schema=schema, fields=fields, quiet=True)
         register_dataset(dataset_dir, dataset, target, force=force)
-        registered.append(dataset)
-    return registered
+    return datasets
 
+
+def _check_convertible(source: Path, schema: str | None, fields: Fields) -> None:
+    """Raise RegistrationError naming the first record of `source` that cannot become a training record,
+    with its line and reason."""
+    bad = [item for item in read_chains(str(source), schema=schema, fields=fields) if isinstance(item, Reject)]
+    if bad:
+        raise RegistrationError(f"{len(bad)} pruned record(s) of {source} cannot be converted for training, "
+                                f"the first at {bad[0].location}: {bad[0].reason}; nothing was registered")

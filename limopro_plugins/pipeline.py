@@ -1,11 +1,14 @@
 """The prune run: read -> segment -> classify -> score -> write, resumable and crash-safe.
 
 Files in the output folder:
-- `run.json`: the settings that determine the scores; a resumed run must match them.
+- `run.json`: the settings that determine the scores; a resumed run must match them (it may raise
+  `--limit` to go on, not lower it below records already done).
 - `structure.jsonl`: one line per chain in input order (steps with text, offsets, mode, tokens, PIR),
   appended and flushed (fsync) as each chain finishes. It is the checkpoint: after Ctrl-C or kill -9
   the same command drops a torn last line, skips the chains already there and goes on.
-- `rejects.jsonl`: bad records with line number and reason, appended the same way.
+- `rejects.jsonl`: bad records with line number and reason, appended the same way. A row of either file
+  holds the SHA-256 of its record as read (`record_hash`): a resumed run redoes the records edited since
+  and drops the rows of removed ones, so its files always describe the current input.
 - `pruning/<name>_<ratio>.jsonl` and `meta.json`: rebuilt from the two files above at the end of every
   run and written atomically, so they are identical to those of an uninterrupted run.
 Chains too long for the scoring model are recorded with status `skipped` and copied unpruned into
@@ -15,6 +18,7 @@ every pruned file (the dataset keeps its size); the summary counts them.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -29,6 +33,7 @@ from typing import Any
 from limopro_plugins import __version__
 from limopro_plugins.analyze import stats_from_structure
 from limopro_plugins.classify import Mode, RuleClassifier
+from limopro_plugins.grading import extract_math_answer
 from limopro_plugins.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl_tolerant
 from limopro_plugins.llm import OUTCOMES, ChatClient, LLMConfig, LLMError, hybrid_modes, llm_labels, llm_segment
 from limopro_plugins.prune import chain_rng, select_removals
@@ -36,6 +41,10 @@ from limopro_plugins.records import Chain, Fields, InputError, Reject, read_chai
 from limopro_plugins.segment import Step, segment
 
 SAMPLE_NAME = "sample"
+ROW_FILES = ("structure.jsonl", "rejects.jsonl")
+"""The checkpoint files, one row per record processed (a chain's structure or a bad record)."""
+NO_BOXED_ANSWER = ("--answer boxed: nothing to box (no \\boxed{} and no 'the answer is ...' in the final "
+                   "solution, and no answer field)")
 
 
 class PipelineError(RuntimeError):
@@ -96,10 +105,12 @@ def _run_record(settings: Settings, shard: tuple[int, int] | None) -> dict[str, 
     return asdict(settings) | ({"shard": f"{shard[0]}/{shard[1]}"} if shard else {})
 
 
-def _check_resume(out: Path, settings: Settings, shard: tuple[int, int] | None) -> None:
+def _check_settings(out: Path, settings: Settings, shard: tuple[int, int] | None) -> None:
+    """Refuse to resume a run made with other scoring settings. The limit is checked against the rows
+    instead (`_check_limit`): raising it continues a run."""
     path = out / "run.json"
-    now = _run_record(settings, shard)
     if path.exists():
+        now = _run_record(settings, shard)
         before = json.loads(path.read_text())
         changed = {k: (before.get(k), v) for k, v in now.items() if before.get(k) != v and k != "limit"}
         if changed:
@@ -107,7 +118,52 @@ def _check_resume(out: Path, settings: Settings, shard: tuple[int, int] | None) 
                 f"{out} holds a run with other settings {changed} (was, now); "
                 "use another --output or delete the folder"
             )
-    atomic_write_json(path, now)
+
+
+def _check_limit(out: Path, limit: int | None, rows: Iterable[dict[str, Any]]) -> None:
+    """Refuse a --limit below records already done: their rows would stay in structure.jsonl while
+    meta.json and the pruned files describe only the first `limit` records."""
+    last = max((row["index"] for row in rows), default=-1)
+    if limit is not None and last >= limit:
+        raise PipelineError(
+            f"{out} already holds results for records past --limit {limit} (up to record {last + 1}); a "
+            f"resumed run can raise or drop --limit, not lower it: use another --output for the first {limit}"
+        )
+
+
+def record_hash(item: Chain | Reject) -> str:
+    """SHA-256 of a record as read, with its line: what a resumed run compares to notice an edited input."""
+    return hashlib.sha256(json.dumps([item.line, item.record], ensure_ascii=False).encode()).hexdigest()
+
+
+def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Replace a checkpoint file atomically; with no rows remove it, as a run that never had any leaves none."""
+    if rows:
+        atomic_write_jsonl(path, rows)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _resume(out: Path, settings: Settings, shard: tuple[int, int] | None, strict: bool) -> set[int]:
+    """Indices of the records a resumed run need not process again: those whose rows hold the hash of
+    the record now in the input. Rows of records edited or removed since are dropped (the files are
+    rewritten atomically), so the run ends as an uninterrupted one on the current input. With --strict,
+    rejects are read again, so the run stops at the first one as it would from the start."""
+    rows = {name: read_jsonl_tolerant(out / name) for name in ROW_FILES}
+    if not any(rows.values()):
+        return set()
+    _check_limit(out, settings.limit, (row for found in rows.values() for row in found))
+    current = {item.index: record_hash(item) for item in _limited(settings.input, settings, shard)}
+    done: set[int] = set()
+    for name, found in rows.items():
+        kept = [row for row in found if current.get(row["index"]) == row.get("record_hash")]
+        if len(kept) < len(found):
+            print(f"{len(found) - len(kept)} row(s) of {name} belong to records edited or removed in "
+                  f"{settings.input} since: dropped, the current records are processed", file=sys.stderr)
+            _write_rows(out / name, kept)
+        if name == "structure.jsonl" or not strict:
+            done.update(row["index"] for row in kept)
+    return done
 
 
 def _device(name: str) -> str:
@@ -118,27 +174,40 @@ def _device(name: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def boxed_answer(chain: Chain) -> str | None:
+    """What `--answer boxed` scores inside \\boxed{}: the final solution's own answer (its last non-empty
+    box, else its "the answer is X" phrase, read as the graders read it), else the answer field. None
+    when there is none: an empty box would measure nothing about the reasoning."""
+    found = extract_math_answer(chain.solution) if chain.solution else None
+    return found or (chain.answer or "").strip() or None
+
+
+def _scorable(item: Chain | Reject, answer_mode: str) -> Chain | Reject:
+    """A chain with nothing to score is a reject (line and reason kept), as records.py rejects one with no
+    final solution and no answer: with --answer boxed, one where `boxed_answer` finds no answer."""
+    if isinstance(item, Chain) and answer_mode == "boxed" and boxed_answer(item) is None:
+        return Reject(item.index, item.line, NO_BOXED_ANSWER, item.record)
+    return item
+
+
 def _answer_text(chain: Chain, mode: str) -> tuple[str, str]:
     """(bridge, answer) texts: what joins reasoning and answer, and the tokens PIR measures."""
     bridge = "</think>\n\n" if "</think>" in chain.split.tail else ""
     if mode == "boxed":
-        from limopro_plugins.grading import extract_boxed
-
-        inner = extract_boxed(chain.solution) if chain.solution else None
-        inner = inner if inner is not None else (chain.answer or "").strip()
-        return bridge, f"\\boxed{{{inner}}}"
+        return bridge, f"\\boxed{{{boxed_answer(chain)}}}"
     return bridge, chain.solution or f"\\boxed{{{(chain.answer or '').strip()}}}"
 
 
 def _limited(source: str, settings: Settings, shard: tuple[int, int] | None = None
              ) -> Iterator[Chain | Reject]:
-    """The records of this run: the first `limit`, and of those this shard's (index mod N == I)."""
+    """The records of this run: the first `limit`, and of those this shard's (index mod N == I); chains
+    the settings cannot score come as rejects (`_scorable`)."""
     fields = Fields(**settings.fields)
     for item in read_chains(source, schema=settings.schema, fields=fields):
         if settings.limit is not None and item.index >= settings.limit:
             return
         if shard is None or item.index % shard[1] == shard[0]:
-            yield item
+            yield _scorable(item, settings.answer)
 
 
 def _count_records(source: str, limit: int | None) -> int | None:
@@ -209,8 +278,9 @@ def score_chain(chain: Chain, annotation: Annotation, tokenizer: Any, scorer: An
     bridge, answer = _answer_text(chain, settings.answer)
     encoded = encode(tokenizer, chain.question, texts, bridge, answer)
     which = [i for i, m in enumerate(modes) if settings.score_all or m.functional]
-    entry: dict[str, Any] = {"index": chain.index, "line": chain.line, "status": "scored",
-                             "prompt_tokens": len(encoded.prompt), "answer_tokens": len(encoded.answer)}
+    entry: dict[str, Any] = {"index": chain.index, "line": chain.line, "record_hash": record_hash(chain),
+                             "status": "scored", "prompt_tokens": len(encoded.prompt),
+                             "answer_tokens": len(encoded.answer)}
     pirs: dict[int, float] = {}
     try:
         if which:
@@ -275,10 +345,11 @@ def _score_new(args: argparse.Namespace, source: str, settings: Settings, out: P
     try:
         for item, annotation in annotated(todo, lambda chain: annotate(chain, settings, client), workers):
             if isinstance(item, Reject):
-                append_jsonl(out / "rejects.jsonl", item.to_json())
                 print(f"rejected {item.location}: {item.reason}", file=sys.stderr)
-                if args.strict:
-                    raise PipelineError(f"{source} {item.location}: {item.reason} (--strict)")
+                if args.strict:  # not recorded: once fixed, the same command reads it again
+                    raise PipelineError(f"{source} {item.location}: {item.reason} (--strict: fix it, then "
+                                        "run the same command again to resume)")
+                append_jsonl(out / "rejects.jsonl", item.to_json() | {"record_hash": record_hash(item)})
             else:
                 if scorer is None:
                     tokenizer, scorer = _load_scorer(args)
@@ -338,10 +409,20 @@ def _llm_outcomes(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
     return found
 
 
+def _rows_in_order(path: Path) -> list[dict[str, Any]]:
+    """A checkpoint file's rows in input order. Records redone on resume (edited since) were appended
+    after later ones, so the file is then rewritten in order, as an uninterrupted run writes it."""
+    rows = read_jsonl_tolerant(path)
+    ordered = sorted(rows, key=lambda row: row["index"])
+    if [row["index"] for row in ordered] != [row["index"] for row in rows]:
+        atomic_write_jsonl(path, ordered)
+    return ordered
+
+
 def finalize(out: Path, settings: Settings, spec: OutputSpec) -> Counts:
     """Build pruning/*.jsonl and meta.json from structure.jsonl and rejects.jsonl (atomic writes)."""
-    structure = {r["index"]: r for r in read_jsonl_tolerant(out / "structure.jsonl")}
-    rejects = read_jsonl_tolerant(out / "rejects.jsonl")
+    structure = {r["index"]: r for r in _rows_in_order(out / "structure.jsonl")}
+    rejects = _rows_in_order(out / "rejects.jsonl")
     counts = Counts(read=len(structure) + len(rejects),
                     scored=sum(1 for r in structure.values() if r["status"] == "scored"),
                     skipped=sum(1 for r in structure.values() if r["status"] == "skipped"),
@@ -361,11 +442,19 @@ def finalize(out: Path, settings: Settings, spec: OutputSpec) -> Counts:
     return counts
 
 
-def _register(out: Path, spec: OutputSpec, dataset_dir: str | None, force: bool) -> None:
-    if dataset_dir:
-        from limopro_plugins.llamafactory import register_pruned
+def _register(out: Path, spec: OutputSpec, settings: Settings, dataset_dir: str | None, force: bool) -> None:
+    """Register every pruned ratio for LLaMA-Factory. The pruned records keep the input's schema and
+    field names, so they are read with the run's own --schema and --*-field settings."""
+    if not dataset_dir:
+        return
+    from limopro_plugins.llamafactory import RegistrationError, register_pruned
 
-        register_pruned(Path(dataset_dir), out, spec.name, [f"{r:g}" for r in spec.ratios], force=force)
+    try:
+        register_pruned(Path(dataset_dir), out, spec.name, [f"{r:g}" for r in spec.ratios],
+                        schema=settings.schema, fields=Fields(**settings.fields), force=force)
+    except RegistrationError as error:
+        raise PipelineError(f"{error}. The files in {out} are complete: once that is fixed, the same "
+                            "command registers them without scoring again") from error
 
 
 def run(args: argparse.Namespace) -> str:
@@ -379,14 +468,14 @@ def run(args: argparse.Namespace) -> str:
     settings = _settings(args, source)
     started = time.monotonic()
     try:
-        _check_resume(out, settings, args.shard)
-        done = {r["index"] for name in ("structure.jsonl", "rejects.jsonl")
-                for r in read_jsonl_tolerant(out / name)}
+        _check_settings(out, settings, args.shard)
+        done = _resume(out, settings, args.shard, args.strict)
+        atomic_write_json(out / "run.json", _run_record(settings, args.shard))
         _score_new(args, source, settings, out, done)
     except InputError as error:
         raise PipelineError(str(error)) from error
     counts = finalize(out, settings, spec)
-    _register(out, spec, args.register, args.force)
+    _register(out, spec, settings, args.register, args.force)
     return f"{counts.line()} -> {out} ({time.monotonic() - started:.1f} s)"
 
 
@@ -408,13 +497,14 @@ def merge(shards: list[Path], out: Path, *, register: str | None = None, force: 
         if other != settings or any(other_meta[k] != meta[k] for k in keys):
             raise PipelineError("the shards were run with different settings; they cannot be merged")
     rows = {name: sorted((r for shard in shards for r in read_jsonl_tolerant(shard / name, repair=False)),
-                         key=lambda r: r["index"]) for name in ("structure.jsonl", "rejects.jsonl")}
+                         key=lambda r: r["index"]) for name in ROW_FILES}
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "run.json", settings)
     for name, records in rows.items():
         if records:
             atomic_write_jsonl(out / name, records)
     spec = OutputSpec(tuple(float(r) for r in meta["ratios"]), meta["strategy"], meta["seed"], meta["name"])
-    counts = finalize(out, Settings(**settings), spec)
-    _register(out, spec, register, force)
+    merged = Settings(**settings)
+    counts = finalize(out, merged, spec)
+    _register(out, spec, merged, register, force)
     return f"merged {len(shards)} shards: {counts.line()} -> {out}"

@@ -92,6 +92,63 @@ def test_a_failed_write_leaves_the_old_file(tmp_path: Path, data_file: Path, mon
     assert sorted(p.name for p in info.parent.iterdir()) == ["dataset_info.json", "mine.jsonl"]  # no temp file
 
 
+def _prune(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    return subprocess.run([sys.executable, "-m", "limopro_plugins.prune", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_register_reads_pruned_records_with_the_runs_schema_and_fields(tmp_path: Path,
+                                                                       tiny_qwen_dir: Path) -> None:
+    """Pruned records keep the input's field names: run and merge --register read them as the run did."""
+    samples = [json.loads(line) for line in SAMPLE.read_text().splitlines()[:2]]
+    (tmp_path / "custom.jsonl").write_text(
+        "".join(json.dumps({"problem": r["question"], "solution": r["solution"]}) + "\n" for r in samples))
+    common = ["--input", "custom.jsonl", "--schema", "limo", "--question-field", "problem", "--model",
+              str(tiny_qwen_dir), "--ratios", "0.5", "--name", "custom_pir"]
+    run = _prune(*common, "--output", "out", "--register", "ds", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    written = [json.loads(line) for line in (tmp_path / "ds" / "custom_pir_0.5.jsonl").read_text().splitlines()]
+    assert [r["conversations"][0]["value"] for r in written] == [r["question"] for r in samples]
+    assert list(json.loads((tmp_path / "ds" / "dataset_info.json").read_text())) == ["custom_pir_0.5"]
+
+    for i in range(2):
+        shard = _prune(*common, "--output", f"out{i}", "--shard", f"{i}/2", cwd=tmp_path)
+        assert shard.returncode == 0, shard.stderr[-3000:]
+    merged = _prune("merge", "out0", "out1", "--output", "merged", "--register", "ds2", cwd=tmp_path)
+    assert merged.returncode == 0, merged.stderr[-3000:]
+    for name in ("custom_pir_0.5.jsonl", "dataset_info.json"):
+        assert (tmp_path / "ds2" / name).read_bytes() == (tmp_path / "ds" / name).read_bytes(), name
+
+    conflict, broken = tmp_path / "conflict", tmp_path / "broken"
+    conflict.mkdir()
+    broken.mkdir()
+    (conflict / "dataset_info.json").write_text('{"custom_pir_0.5": {"file_name": "other.jsonl"}}')
+    (broken / "dataset_info.json").write_text('{"a": oops}')
+    for folder, reason in ((conflict, "already has a different entry 'custom_pir_0.5'"), (broken, "not valid JSON")):
+        before = (folder / "dataset_info.json").read_text()
+        refused = _prune(*common, "--output", "out", "--register", folder.name, cwd=tmp_path)  # resumes: no scoring
+        assert refused.returncode == 2 and "error: " in refused.stderr and reason in refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert [p.name for p in folder.iterdir()] == ["dataset_info.json"]
+        assert (folder / "dataset_info.json").read_text() == before
+
+
+def test_register_writes_nothing_when_a_pruned_record_cannot_be_converted(tmp_path: Path,
+                                                                           tiny_qwen_dir: Path) -> None:
+    """ppl-all at ratio 1 removes every step: an S1K record with empty reasoning is no training record."""
+    sample = json.loads(SAMPLE.read_text().splitlines()[0])
+    reasoning, _, attempt = sample["solution"].rpartition("\n\n")
+    (tmp_path / "s1k.jsonl").write_text(json.dumps({"question": sample["question"],
+                                                    "thinking_trajectories": [reasoning], "attempt": attempt}) + "\n")
+    proc = _prune("--input", "s1k.jsonl", "--model", str(tiny_qwen_dir), "--strategy", "ppl-all", "--ratios",
+                  "0.5,1", "--output", "out", "--register", "ds", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "line 1: field 'thinking_trajectories' is empty" in proc.stderr and "nothing was registered" in proc.stderr
+    assert not (tmp_path / "ds").exists()
+    assert (tmp_path / "out" / "pruning" / "s1k_ppl_all_1.jsonl").is_file()  # the run's own files are complete
+
+
 def _aligned_examples(dataset_dir: Path, name: str, model_dir: Path) -> list[dict]:
     """LLaMA-Factory's own loader and sharegpt converter on a registered dataset (in process)."""
     from llamafactory.data.loader import _load_single_dataset, get_dataset_list

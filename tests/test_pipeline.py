@@ -212,3 +212,78 @@ def test_sharded_run_merges_into_the_unsharded_files(tmp_path: Path, tiny_qwen_d
     assert whole == merged
     for name in whole:
         assert (tmp_path / "merged" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+
+
+def test_resume_redoes_records_edited_since_and_a_fixed_strict_reject(tmp_path: Path, tiny_qwen_dir: Path) -> None:
+    """Resume compares each record with the one its row was made from, not only its index."""
+    src = tmp_path / "chains.jsonl"
+    good = [json.dumps(make_record(i)) for i in range(3)]
+    src.write_text("\n".join([good[0], json.dumps({"question": "q", "solution": 7}), good[2]]) + "\n")
+    common = ["--input", str(src), "--model", str(tiny_qwen_dir), "--ratios", "0.5"]
+    strict = prune(*common, "--output", str(tmp_path / "strict"), "--strict", check=False)
+    assert strict.returncode == 2 and "line 2" in strict.stderr and "Traceback" not in strict.stderr
+    assert not (tmp_path / "strict" / "rejects.jsonl").exists()  # the reject that stopped it is not kept
+    prune(*common, "--output", str(tmp_path / "loose"))
+    assert [r["line"] for r in read_jsonl(tmp_path / "loose" / "rejects.jsonl")] == [2]
+
+    edited = dict(make_record(0), question="Compute 2(2 + 1) - 2, carefully.")  # a processed record edited
+    src.write_text("\n".join([json.dumps(edited), good[1], good[2]]) + "\n")  # and the bad line fixed
+    prune(*common, "--output", str(tmp_path / "strict"), "--strict")
+    loose = prune(*common, "--output", str(tmp_path / "loose"))
+    assert "1 row(s) of rejects.jsonl belong to records edited or removed" in loose.stderr
+    prune(*common, "--output", str(tmp_path / "straight"))
+
+    meta = json.loads((tmp_path / "straight" / "meta.json").read_text())
+    assert meta["counts"] == {"read": 3, "scored": 3, "skipped": 0, "rejected": 0}
+    pruned = read_jsonl(tmp_path / "straight" / "pruning" / "chains_pir_0.5.jsonl")
+    assert [r["question"] for r in pruned] == [edited["question"], make_record(1)["question"],
+                                               make_record(2)["question"]]
+    files = sorted(p.relative_to(tmp_path / "straight") for p in (tmp_path / "straight").rglob("*") if p.is_file())
+    for folder in ("strict", "loose"):  # the fixed line's reject is gone from "loose"
+        assert sorted(p.relative_to(tmp_path / folder) for p in (tmp_path / folder).rglob("*")
+                      if p.is_file()) == files, folder
+        for name in files:
+            assert (tmp_path / folder / name).read_bytes() == (tmp_path / "straight" / name).read_bytes(), name
+
+
+def test_limit_can_be_raised_on_resume_not_lowered(tmp_path: Path, tiny_qwen_dir: Path) -> None:
+    src = write_input(tmp_path / "chains.jsonl", 5)
+    out = tmp_path / "out"
+    common = ["--input", str(src), "--output", str(out), "--model", str(tiny_qwen_dir), "--ratios", "0.5"]
+    prune(*common, "--limit", "3")
+    meta_before = (out / "meta.json").read_bytes()
+    lower = prune(*common, "--limit", "1", check=False)
+    assert lower.returncode == 2 and "--limit 1" in lower.stderr and "Traceback" not in lower.stderr
+    assert (out / "meta.json").read_bytes() == meta_before
+    assert len(read_jsonl(out / "pruning" / "chains_pir_0.5.jsonl")) == 3
+    assert json.loads((out / "run.json").read_text())["limit"] == 3
+
+    prune(*common, "--limit", "4")
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["counts"]["read"] == meta["counts"]["scored"] == 4
+    assert len(read_jsonl(out / "structure.jsonl")) == len(read_jsonl(out / "pruning" / "chains_pir_0.5.jsonl")) == 4
+    assert meta["modes"]["progressive"]["steps"] == sum(
+        s["mode"] == "progressive" for r in read_jsonl(out / "structure.jsonl") for s in r["steps"])
+
+
+def test_boxed_answer_falls_back_to_the_stated_answer_never_an_empty_box(tmp_path: Path,
+                                                                         tiny_qwen_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    reasoning = make_record(0)["solution"].split("**Final Answer**")[0]
+    records = [{"question": "Half of one?", "thinking_trajectories": [reasoning],
+                "attempt": "Halving one gives the final answer is $\\frac12$."},
+               {"question": "Half of one?", "thinking_trajectories": [reasoning],
+                "attempt": "We halve one and are done."}]
+    src = tmp_path / "s1k.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "out"
+    proc = prune("--input", str(src), "--output", str(out), "--model", str(tiny_qwen_dir), "--ratios", "0.5",
+                 "--answer", "boxed")
+    (entry,) = read_jsonl(out / "structure.jsonl")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_qwen_dir)
+    assert entry["answer_tokens"] == len(tokenizer("\\boxed{\\frac12}", add_special_tokens=False)["input_ids"])
+    (reject,) = read_jsonl(out / "rejects.jsonl")
+    assert reject["line"] == 2 and "--answer boxed: nothing to box" in reject["reason"]
+    assert "rejected line 2: --answer boxed" in proc.stderr
+    assert [r["attempt"] for r in read_jsonl(out / "pruning" / "s1k_pir_0.5.jsonl")] == [records[0]["attempt"]]
