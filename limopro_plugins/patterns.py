@@ -105,7 +105,11 @@ def profiles(texts: Sequence[str], tokenizer: Any | None) -> list[Profile]:
         return [profile(t, lambda cuts, t=t: _word_boundaries(t, cuts)) for t in texts]
     if not getattr(tokenizer, "is_fast", False):
         return [profile(t, lambda cuts, t=t: _prefix_counts(tokenizer, t, cuts)) for t in texts]
-    batch = tokenizer(list(texts), add_special_tokens=False)
+    return encoded_profiles(texts, tokenizer(list(texts), add_special_tokens=False))
+
+
+def encoded_profiles(texts: Sequence[str], batch: Any) -> list[Profile]:
+    """Profiles of responses a fast tokenizer has already encoded (`batch`, without special tokens)."""
     found = []
     for i, text in enumerate(texts):
         encoding = batch.encodings[i]
