@@ -42,7 +42,7 @@ from lm_eval.api.task import ConfigurableTask
 
 from limopro_plugins.classify import Mode
 from limopro_plugins.grading import Graded, answer_key, grade_choice, grade_math
-from limopro_plugins.patterns import Profile, profiles
+from limopro_plugins.patterns import MODE_NAMES, Profile, profiles
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +196,8 @@ def pattern_metrics(found: Sequence[Profile]) -> dict[str, Any]:
     """Per-question items of the reasoning-pattern metrics (aggregated over samples)."""
     shares = [p.shares() for p in found]
     items: dict[str, Any] = {"steps": [p.steps for p in found]}
-    for mode in Mode:
-        items[f"share_{mode.value}"] = [s[mode.value] for s in shares]
+    for name in MODE_NAMES:
+        items[f"share_{name}"] = [s[name] for s in shares]
     items["think_rate"] = [int(p.think_tokens is not None) for p in found]
     items["think_tok"] = [p.think_tokens for p in found if p.think_tokens is not None]
     items["answer_tok"] = [p.answer_tokens for p in found if p.answer_tokens is not None]
