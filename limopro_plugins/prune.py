@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from limopro_plugins.classify import FUNCTIONAL_MODES, Mode
+from limopro_plugins.records import SCHEMAS
 
 STRATEGIES = ("pir", "random", "ppl-all")
 DEFAULT_RATIOS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -102,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--input", help="JSON / JSONL / Parquet file, or a Hugging Face dataset NAME[:SPLIT]")
     io.add_argument("--output", default="out/pir", help="output folder (default: %(default)s)")
     io.add_argument("--name", help="dataset name in output files (default: <input stem>_<strategy>)")
-    io.add_argument("--schema", choices=("limo", "s1k", "sharegpt", "messages", "alpaca"),
+    io.add_argument("--schema", choices=SCHEMAS,
                     help="input schema (default: detected per record)")
     for field in ("question", "reasoning", "solution", "answer"):
         io.add_argument(f"--{field}-field", help=f"field holding the {field} (overrides detection)")

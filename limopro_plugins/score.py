@@ -74,6 +74,12 @@ class ChainTooLongError(ValueError):
     """The chain does not fit the scoring model's context; it is skipped and counted, never truncated."""
 
 
+def check_length(encoded: Encoded, max_tokens: int | None) -> None:
+    """Raise ChainTooLongError for a chain longer than the scoring limit (None: no limit)."""
+    if max_tokens is not None and encoded.total > max_tokens:
+        raise ChainTooLongError(f"chain has {encoded.total} tokens, more than the scoring limit of {max_tokens}")
+
+
 def build_prompt(tokenizer: "PreTrainedTokenizerBase", question: str) -> str:
     """The text before the reasoning: the model's chat template (user turn, assistant opened) if it has
     one, else the bare question and a blank line."""
@@ -123,10 +129,7 @@ class PIRScorer:
         return next(self.model.parameters()).device
 
     def check_length(self, encoded: Encoded) -> None:
-        if self.max_tokens is not None and encoded.total > self.max_tokens:
-            raise ChainTooLongError(
-                f"chain has {encoded.total} tokens, more than the scoring limit of {self.max_tokens}"
-            )
+        check_length(encoded, self.max_tokens)
 
     def _answer_nll(self, logits: "torch.Tensor", answer: "torch.Tensor") -> float:
         """Mean NLL of `answer` (A ids) from the A logits rows that predict them."""
@@ -134,10 +137,6 @@ class PIRScorer:
 
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         return float(-logprobs.gather(-1, answer[:, None]).mean())
-
-    def full_nll(self, encoded: Encoded) -> float:
-        """Mean answer NLL given the full chain (no cache kept)."""
-        return self.naive(encoded, [])[1]
 
     def naive(self, encoded: Encoded, which: Sequence[int]) -> tuple[list[float], float]:
         """Reference implementation: recompute every ablated sequence from scratch. Returns the PIR of
@@ -249,10 +248,7 @@ class VLLMScorer:
         self.max_tokens = max_tokens or self.llm.llm_engine.model_config.max_model_len
 
     def check_length(self, encoded: Encoded) -> None:
-        if encoded.total > self.max_tokens:
-            raise ChainTooLongError(
-                f"chain has {encoded.total} tokens, more than the scoring limit of {self.max_tokens}"
-            )
+        check_length(encoded, self.max_tokens)
 
     def score(self, encoded: Encoded, which: Sequence[int]) -> tuple[list[float], float]:
         from vllm.inputs import TokensPrompt
