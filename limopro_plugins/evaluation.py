@@ -75,6 +75,22 @@ class DataUnavailableError(SystemExit):
     """
 
 
+class SettingError(SystemExit):
+    """A task setting (from --metadata) is unusable: one sentence and exit status 1, as for missing data."""
+
+
+def samples_per_question(task: str | None, value: Any) -> int:
+    """n from --metadata: a whole number >= 1 (written 4, 4.0 or "4"); 2.5 must not quietly become 2."""
+    try:
+        number = float(value) if isinstance(value, str) else value
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 1 or number % 1:
+            raise ValueError
+        return int(number)
+    except (ValueError, OverflowError):
+        raise SettingError(f"{task}: n (samples per question, from --metadata) must be a whole number >= 1, "
+                           f"got {value!r}") from None
+
+
 # --------------------------------------------------------------------------- documents and prompts
 
 
@@ -280,10 +296,7 @@ class LimoproTask(ConfigurableTask):
         config = dict(config or {})
         config.pop("class", None)
         metadata = config.get("metadata") or {}
-        n = int(metadata.get("n", config.get("repeats", 8)))
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
-        config["repeats"] = n
+        config["repeats"] = samples_per_question(config.get("task"), metadata.get("n", config.get("repeats", 8)))
         config["metric_list"] = metric_list()
         # lm-eval's marker for "process_results computes the metrics" (as in Task.override_metric):
         # without it, lm-eval would look the metric names up in its registry and then on the hub.

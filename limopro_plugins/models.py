@@ -108,6 +108,11 @@ def resolve(model: str | None) -> ModelSource:
 
 
 def _offline_hint(source: ModelSource, error: Exception) -> ModelUnavailableError:
+    if Path(source.path).is_dir():
+        return ModelUnavailableError(
+            f"Cannot load model {source.path!r}: the folder lacks what transformers needs (config, weights "
+            f"and tokenizer files as save_pretrained writes them). ({type(error).__name__}: {error})"
+        )
     return ModelUnavailableError(
         f"Cannot load model {source.path!r}: it is neither a local folder nor in the Hugging Face cache, "
         "and the hub cannot be reached (HF_HUB_OFFLINE is set or there is no network). Download it on a "
@@ -122,7 +127,7 @@ def load_tokenizer(source: ModelSource) -> "PreTrainedTokenizerBase":
 
     try:
         return AutoTokenizer.from_pretrained(source.path, **source.kwargs())
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a folder without tokenizer files
         raise _offline_hint(source, error) from error
 
 
@@ -137,6 +142,6 @@ def load_causal_lm(
         model = AutoModelForCausalLM.from_pretrained(
             source.path, dtype=getattr(torch, dtype), **source.kwargs()
         )
-    except OSError as error:
+    except (OSError, ValueError) as error:
         raise _offline_hint(source, error) from error
     return model.to(device).eval()

@@ -18,6 +18,10 @@ What is computed, and why it is exact:
   positions continuing from the prefix exactly as in a recomputation.
 - Steps are visited from the last to the first, so one cache is cropped shorter each time: no copies.
 - Vocabulary logits are computed only at the answer positions (`logits_to_keep`), never over the chain.
+- This holds for full-attention layers only. A sliding-window layer forgets early tokens and cannot be
+  cropped back; a linear-attention (recurrent) layer keeps one state that has already seen the whole
+  chain. For models with such layers every ablated chain is recomputed from scratch (`naive`): exact,
+  slower, and said once in the log.
 Token floor for n scored steps of a chain of L tokens: L + sum of suffix lengths (the naive way runs
 (n+1)·L). `--batch-size B` runs B suffixes at once (right-padded, so no mask is needed) from the
 earliest of their prefixes, trading some recomputation for parallelism on a GPU.
@@ -25,13 +29,16 @@ earliest of their prefixes, trading some recomputation for parallelism on a GPU.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -102,7 +109,11 @@ def encode(
     def ids(text: str) -> list[int]:
         return tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
 
-    prompt = ids(build_prompt(tokenizer, question))
+    prompt_text = build_prompt(tokenizer, question)
+    if getattr(tokenizer, "chat_template", None):
+        prompt = ids(prompt_text)  # a chat template writes its own special tokens (a BOS included)
+    else:  # a base model is trained with the BOS its tokenizer adds: score with it
+        prompt = tokenizer(prompt_text, add_special_tokens=True)["input_ids"]
     if not prompt and tokenizer.bos_token_id is not None:
         prompt = [tokenizer.bos_token_id]
     encoded = Encoded(prompt, [ids(s) for s in steps], ids(bridge), ids(answer))
@@ -116,6 +127,16 @@ def context_limit(model: "PreTrainedModel") -> int | None:
     return getattr(model.config, "max_position_embeddings", None)
 
 
+def full_attention_only(config: Any) -> bool:
+    """Whether every layer of the model attends to all earlier tokens (see the module docstring): only
+    then can its cache be cropped to a prefix and extended."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    layer_types = getattr(text, "layer_types", None)
+    if layer_types is not None:
+        return all(kind == "full_attention" for kind in layer_types)
+    return getattr(text, "sliding_window", None) is None or getattr(text, "use_sliding_window", True) is False
+
+
 class PIRScorer:
     """Scores steps of encoded chains with a causal LM (transformers), exactly and without waste."""
 
@@ -123,6 +144,11 @@ class PIRScorer:
         self.model = model
         self.batch_size = max(1, batch_size)
         self.max_tokens = max_tokens or context_limit(model)
+        self.reuses_cache = full_attention_only(model.config)
+        if not self.reuses_cache:
+            logger.warning("%s has sliding-window or linear-attention layers, whose cache cannot be cropped "
+                           "to a prefix: every chain without a step is recomputed from scratch (exact, "
+                           "slower)", type(model).__name__)
 
     @property
     def device(self) -> "torch.device":
@@ -130,6 +156,16 @@ class PIRScorer:
 
     def check_length(self, encoded: Encoded) -> None:
         check_length(encoded, self.max_tokens)
+
+    @staticmethod
+    def _kept(logits: "torch.Tensor", rows: int) -> "torch.Tensor":
+        """The logits of a forward pass asked for `rows` positions. A transformers version without
+        `logits_to_keep` (before 4.49) ignores it and returns every position: reading the last rows as
+        the answer's would then be wrong, so that is an error, never a silent score."""
+        if logits.shape[-2] != rows:
+            raise RuntimeError(f"the model returned logits for {logits.shape[-2]} positions, not the {rows} "
+                               "asked for with logits_to_keep: transformers >= 4.49 is needed")
+        return logits
 
     def _answer_nll(self, logits: "torch.Tensor", answer: "torch.Tensor") -> float:
         """Mean NLL of `answer` (A ids) from the A logits rows that predict them."""
@@ -153,7 +189,7 @@ class PIRScorer:
                     use_cache=False,
                     logits_to_keep=n_answer + 1,
                 )
-            return self._answer_nll(out.logits[0, :-1], answer)
+            return self._answer_nll(self._kept(out.logits, n_answer + 1)[0, :-1], answer)
 
         full = nll(encoded.sequence())
         return [nll(encoded.sequence(without=i)) - full for i in which], full
@@ -163,6 +199,8 @@ class PIRScorer:
         import torch
 
         self.check_length(encoded)
+        if not self.reuses_cache:
+            return self.naive(encoded, which)
         n_answer = len(encoded.answer)
         answer = torch.tensor(encoded.answer, device=self.device)
         full_ids = encoded.sequence()
@@ -173,7 +211,7 @@ class PIRScorer:
                 use_cache=True,
                 logits_to_keep=n_answer + 1,
             )
-            full = self._answer_nll(out.logits[0, :-1], answer)
+            full = self._answer_nll(self._kept(out.logits, n_answer + 1)[0, :-1], answer)
             cache = out.past_key_values
             pirs: dict[int, float] = {}
             order = sorted(set(which), key=lambda i: starts[i], reverse=True)
@@ -209,6 +247,7 @@ class PIRScorer:
         first = shortest - n_answer - 1
         out = self.model(input_ids=batch, past_key_values=cache, use_cache=True,
                          logits_to_keep=torch.arange(first, width, device=self.device))
+        self._kept(out.logits, width - first)
         nlls = []
         for row, ids in enumerate(rows):
             lo = len(ids) - n_answer - 1 - first

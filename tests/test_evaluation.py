@@ -130,6 +130,10 @@ def test_task_config_n_and_filter(shared_data: Path) -> None:
     assert four.config.repeats == 4 and len(four.test_docs()) == 40
     assert {"acc", "pass@1", "pass@n", "maj@n", "tok", "eff"} <= set(four.aggregation())
     assert keep_all(iter([["a", "b"], ["c", "d"]]), [{}, {}]) == [["a", "b"], ["c", "d"]]
+    for bad in (2.5, "four", 0, True):
+        with pytest.raises(SystemExit, match=r"n \(samples per question, from --metadata\) must be a whole number"):
+            load_tasks(("limopro_amc",), data_dir=str(shared_data), n=bad)
+    assert load_tasks(("limopro_amc",), data_dir=str(shared_data), n="3")["limopro_amc"].config.repeats == 3
 
 
 # --------------------------------------------------------------------------- metrics

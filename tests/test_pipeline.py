@@ -174,7 +174,12 @@ def test_unavailable_inputs_and_models_give_one_clear_error(tmp_path: Path, tiny
     model = prune("--input", str(src), "--output", str(tmp_path / "c"), "--model", "Qwen/Qwen2.5-32B-Instruct",
                   check=False)
     assert model.returncode == 2 and "Cannot load model 'Qwen/Qwen2.5-32B-Instruct'" in model.stderr
-    for proc in (hub, missing, model):
+    weights_only = tmp_path / "weights_only"
+    weights_only.mkdir()
+    (weights_only / "config.json").write_text((tiny_qwen_dir / "config.json").read_text())
+    folder = prune("--input", str(src), "--output", str(tmp_path / "d"), "--model", str(weights_only), check=False)
+    assert folder.returncode == 2 and "the folder lacks what transformers needs" in folder.stderr
+    for proc in (hub, missing, model, folder):
         assert "Traceback" not in proc.stderr
 
 

@@ -107,3 +107,43 @@ def test_vllm_backend_without_vllm_says_how_to_install() -> None:
             VLLMScorer("any-model")
     else:
         pytest.skip("vllm is installed here: the GPU check is documented in docs/pir.md")
+
+
+def test_sliding_window_models_are_scored_exactly_without_the_cache(tiny, caplog) -> None:
+    """A sliding-window cache cannot be cropped back to a prefix (transformers refuses, or a recurrent
+    state would already have seen the whole chain): such models are recomputed per ablated chain."""
+    import logging
+
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from limopro_plugins.score import full_attention_only
+
+    tokenizer, model = tiny
+    assert full_attention_only(model.config)
+    settings = {k: v for k, v in model.config.to_dict().items() if k not in ("model_type", "layer_types")}
+    config = AutoConfig.for_model("qwen2", **{**settings, "use_sliding_window": True, "sliding_window": 4,
+                                             "max_window_layers": 0})
+    torch.manual_seed(0)
+    windowed = AutoModelForCausalLM.from_config(config).eval()
+    assert not full_attention_only(windowed.config)
+    enc = encode(tokenizer, "What is 2+3?", STEPS, "", "The answer is \\boxed{5}.")
+    with caplog.at_level(logging.WARNING, logger="limopro_plugins.score"):
+        scorer = PIRScorer(windowed, batch_size=2)
+    assert "recomputed from scratch" in caplog.text
+    pirs, full = scorer.score(enc, [0, 1, 2])
+    assert (pirs, full) == scorer.naive(enc, [0, 1, 2])
+
+
+def test_a_base_tokenizer_without_chat_template_scores_with_its_bos(tiny_qwen_dir: Path) -> None:
+    from tokenizers import processors
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_qwen_dir)
+    tokenizer.chat_template = None
+    bos = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single="<|endoftext|> $A", special_tokens=[("<|endoftext|>", bos)])
+    enc = encode(tokenizer, "What is 2+3?", STEPS, "", "The answer is \\boxed{5}.")
+    assert enc.prompt[0] == bos and bos not in enc.steps[0] + enc.answer
+    assert enc.prompt == tokenizer("What is 2+3?\n\n")["input_ids"]
