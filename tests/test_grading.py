@@ -41,6 +41,7 @@ LONG_REASONING = "We expand and simplify, then check each case against the const
         ("\\boxed{}", ""),
         ("\\boxed{unbalanced", None),
         ("\\boxed{4} is wrong, the answer is \\boxed{5", None),  # a broken last box: no answer
+        ("\\boxed{5} then \\boxed{}", ""),  # the last box, empty or not (extract_math_answer skips it)
         ("\\setlength{\\fboxsep}{0pt} no box", None),
         ("no box here", None),
         ("", None),
@@ -67,6 +68,21 @@ def test_extract_boxed(text: str, expected: str | None) -> None:
         ("The answer is 7, which is prime.", "7"),
         ("blah \\boxed{8} and then the answer is 9.", "8"),  # a box outranks a phrase
         ("\\boxed{} so the answer is 9.", "9"),  # an empty box is no answer
+        ("so \\boxed{5}. I put the answer in \\boxed{}.", "5"),  # ... nor does it hide an earlier one
+        ("So the answer is 4. Hmm wait, it is \\boxed{5", None),  # a broken last box: no answer at all
+        # the phrase's answer ends where free text begins (math-verify would pick a number out of it)
+        ("Maybe the answer is 12? Let me verify with 25 instead", "12"),
+        ("the answer is 12 (or 25 if we count both ends)", "12"),
+        ("So the answer is 5? Let me double-check", "5"),
+        ("The answer is 25 because 5^2 = 25.", "25"),
+        ("The answer is $12$ or $25$.", "12"),
+        ("The answer is $12. Let me verify with $25 instead.", "12"),  # a lone $ is a currency sign
+        ("The answer is 12 - or maybe 25", "12"),
+        ("The answer is **12**. Next, the check.", "12"),
+        ("The answer is 72\\text{ cm} in total.", "72\\text{ cm}"),
+        ("The answer is x = (3, 4).", "x = (3, 4)"),
+        ("The answer is 2xy.", "2xy"),
+        ("The answer is\n$$\n\\frac{1}{2}\n$$\nas claimed.", "\\frac{1}{2}"),
         ("I cannot find the answer.", None),
         ("", None),
     ],
@@ -87,7 +103,7 @@ def test_extract_math_answer(text: str, expected: str | None) -> None:
         ("\\sqrt{8}", "2\\sqrt{2}", True), ("\\{1,2\\}", "\\{2,1\\}", True), ("0.333333", "\\frac{1}{3}", True),
         ("-3", -3, True), ("24", 25, False), ("-25", 25, False), ("0.33", "\\frac{1}{3}", False),
         ("24.9999999", 25, False), ("2\\pi", "\\pi", False), ("5 \\text{ and } 7", 57, False), ("1 2", 12, False),
-        ("\\text{five}", 5, False), ("\\frac{1}{0}", 5, False),
+        ("\\text{five}", 5, False), ("\\textbf{(C) } 25", 25, True), ("\\frac{1}{0}", 5, False),
         (None, 5, False), ("", 5, False), ("   ", 5, False),
     ],
 )
@@ -103,6 +119,16 @@ def test_math_equal(pred: str | None, gold: str | int | float, equal: bool) -> N
 def test_numeric_fast_path_agrees_with_math_verify(pred: str, gold: str) -> None:
     """The fast path only saves time: it must decide as math-verify would."""
     assert math_equal(pred, gold) is grading._verified(pred, gold)
+
+
+@pytest.mark.parametrize(
+    "response",
+    ["Maybe the answer is 12? Let me verify with 25 instead", "the answer is 12 (or 25 if we count both ends)",
+     "The answer is $12$ or $25$.", "The answer is \\(12\\) and not \\(25\\).",
+     "So the answer is 24. Hmm wait, \\boxed{25", "\\boxed{24}. Put the answer in \\boxed{}."],
+)
+def test_free_text_after_an_answer_is_not_graded(response: str) -> None:
+    assert grade_math(response, 25).correct is False
 
 
 def test_amc_float_gold_against_boxed_integer() -> None:
@@ -121,7 +147,11 @@ def test_grade_math_reports_the_wrong_answer() -> None:
      "\\boxed{\\textbf{C}}", "\\boxed{\\mathrm{C}}", "$\\boxed{\\text{C}}$", "\\boxed{c}", "\\fbox{C}",
      "Answer: C", "answer is (C)", "The correct answer is C.", "The answer is: **C**", "**Answer:** (C)",
      "Final answer: **C**", "the answer is option C", "The answer is \\(C\\).", "The answer is \\(\\text{C}\\).", "**(C)**", "so it is **C**",
-     "**C) 4.2 eV**", "I first thought (A).\n\nAnswer: C", "Long reasoning about (B) and (D).\n\n(C)",
+     "**C) 4.2 eV**", "I first thought (A).\n\nAnswer: C",
+     "\\boxed{\\text{(C)} 4.2 eV}", "\\boxed{\\textbf{(C)} 4.2}", "\\boxed{\\text{C: } 4.2}",
+     "\\boxed{\\text{C}\\ 4.2\\text{ eV}}", "\\boxed{\\text{Option C}}", "\\boxed{(\\text{C})}", "\\boxed{(C) -2.4 eV}",
+     "\\boxed{\\text{\\textbf{C}}}", "\\boxed{C} is the format: \\boxed{}", "The correct option is (C).",
+     "**Correct option:** C", "My final choice: (C)", "Long reasoning about (B) and (D).\n\n(C)",
      LONG_REASONING + "Answer: C"],
 )
 def test_extract_choice_formats(text: str) -> None:
@@ -139,6 +169,8 @@ def test_extract_choice_formats(text: str) -> None:
         ("**(A)** is tempting and **(B)** is not. Answer: C", "C"),  # an explicit answer beats bold letters
         ("**(A)** is out, **(D)** fits.", "D"),
         ("\\boxed{1.5 \\text{ eV}}, so the answer is D", "D"),  # the last box holds no letter
+        ("The answer is (B). \\boxed{a = 2g}", "B"),  # nor does a boxed equation
+        ("Answer: B, as \\boxed{D \\approx 3.1 \\text{ m}}", "B"),
     ],
 )
 def test_choice_precedence(text: str, expected: str) -> None:
@@ -148,7 +180,10 @@ def test_choice_precedence(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     "text",
     ["", "no letter here", "Answer: E", "I like (a) lot", "the answer is a bit subtle", "\\boxed{Cat}",
-     "The Answer is Avogadro's number", "\\boxed{C"],
+     "The Answer is Avogadro's number", "\\boxed{C", "\\boxed{a = 2g}", "\\boxed{C \\le 3}",
+     "\\boxed{\\mathrm{C}_p = 5}", "\\boxed{\\mathbf{B} \\cdot \\mathbf{v}}", "\\boxed{(C) = 5}",
+     "Thus \\boxed{D = 3.1 \\text{ m}}, which is option (B).",  # a mention in passing is no answer
+     "option A is wrong", "Another option is A.", "The correct option is not A."],
 )
 def test_no_choice_found(text: str) -> None:
     assert extract_choice(text) is None
