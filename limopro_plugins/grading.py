@@ -192,8 +192,10 @@ _CHOICE_PHRASES = (
     # "the correct option is (C)", "Final choice: C", but not "option A is wrong". The adjective is checked
     # behind the noun so that the search starts from a literal: sre then skips ahead instead of trying the
     # pattern at every position (about 8x faster over a long response).
-    re.compile(r"(?:option|choice)(?<=(?:[Cc]orrect|..[Rr]ight|...[Bb]est|..[Ff]inal) (?:option|choice))"
-               + _CHOICE_STATEMENT),
+    re.compile("(?:option|choice)(?:" + "|".join(
+        f"(?<=[{word[0].upper()}{word[0]}]{word[1:]} {noun})"  # one fixed-width look-behind per pair
+        for word in ("correct", "right", "best", "final") for noun in ("option", "choice")) + ")"
+        + _CHOICE_STATEMENT),
 )
 _BOLD_LETTER = re.compile(r"\*\*\s*\(?([A-Z])(?:\)|[.:]?\s*\*\*)")
 _LINE_LETTER = re.compile(r"[\s*$(]*([A-Z])[\s).*$]*")

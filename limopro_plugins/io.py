@@ -20,7 +20,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         # mkstemp creates the file readable by its owner only: give it the mode of the file it replaces,
         # or that of a newly created file, so shared datasets stay readable by the group
-        os.chmod(fd, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
+        os.chmod(fd, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -31,11 +31,22 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def _umask() -> int:
-    """The process's umask (reading it means setting it, so it is set straight back)."""
+def _read_umask() -> int:
+    """The process's umask. Linux reports it in /proc; elsewhere reading it means setting it and setting
+    it back, which is done once, at import, before any writer thread runs (a thread reading it while
+    another held it at 0 could create world-writable files)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
 
 
 def atomic_write_json(path: Path, data: Any) -> None:

@@ -127,8 +127,12 @@ def load_tokenizer(source: ModelSource) -> "PreTrainedTokenizerBase":
 
     try:
         return AutoTokenizer.from_pretrained(source.path, **source.kwargs())
-    except (OSError, ValueError) as error:  # ValueError: a folder without tokenizer files
+    except OSError as error:
         raise _offline_hint(source, error) from error
+    except ValueError as error:  # a local folder without tokenizer files; other ValueErrors say their own
+        if Path(source.path).is_dir():
+            raise _offline_hint(source, error) from error
+        raise
 
 
 def load_causal_lm(
@@ -142,6 +146,6 @@ def load_causal_lm(
         model = AutoModelForCausalLM.from_pretrained(
             source.path, dtype=getattr(torch, dtype), **source.kwargs()
         )
-    except (OSError, ValueError) as error:
+    except OSError as error:
         raise _offline_hint(source, error) from error
     return model.to(device).eval()

@@ -156,7 +156,9 @@ def _resume(out: Path, settings: Settings, shard: tuple[int, int] | None, strict
     current = {item.index: record_hash(item) for item in _limited(settings.input, settings, shard)}
     done: set[int] = set()
     for name, found in rows.items():
-        kept = [row for row in found if current.get(row["index"]) == row.get("record_hash")]
+        # a row without a hash was written before hashes were kept: trusted, not redone
+        kept = [row for row in found if row["index"] in current
+                and row.get("record_hash", current[row["index"]]) == current[row["index"]]]
         if len(kept) < len(found):
             print(f"{len(found) - len(kept)} row(s) of {name} belong to records edited or removed in "
                   f"{settings.input} since: dropped, the current records are processed", file=sys.stderr)

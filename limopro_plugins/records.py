@@ -284,7 +284,8 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def iter_raw(source: str) -> Iterator[tuple[int, int | None, Any]]:
+def iter_raw(source: str, *, schema: str | None = None, fields: Fields = Fields()
+             ) -> Iterator[tuple[int, int | None, Any]]:
     """Yield (index, line, record-or-raw-text) for every record of a file or hub dataset.
 
     JSONL is read line by line so a bad line is reported with its number (the raw text is yielded for
@@ -296,7 +297,7 @@ def iter_raw(source: str) -> Iterator[tuple[int, int | None, Any]]:
         if suffix in (".jsonl", ".jsonl.gz"):
             yield from _iter_jsonl(path)
         elif suffix in (".json", ".json.gz"):
-            yield from _iter_json(path)
+            yield from _iter_json(path, schema, fields)
         elif suffix == ".parquet":
             yield from _iter_parquet(path)
         else:
@@ -342,7 +343,7 @@ def _parse_line(raw: bytes) -> Any:
         return _BadLine(line, f"invalid JSON: {error.msg} (column {error.colno})")
 
 
-def _iter_json(path: Path) -> Iterator[tuple[int, int | None, Any]]:
+def _iter_json(path: Path, schema: str | None, fields: Fields) -> Iterator[tuple[int, int | None, Any]]:
     with _open_bytes(path) as handle:
         try:
             data = json.loads(handle.read().decode("utf-8"))
@@ -351,20 +352,23 @@ def _iter_json(path: Path) -> Iterator[tuple[int, int | None, Any]]:
         except json.JSONDecodeError as error:
             raise InputError(f"{path}: invalid JSON at line {error.lineno}: {error.msg}") from error
     if isinstance(data, dict):
-        data = _records_of_object(data)
+        data = _records_of_object(data, schema, fields)
     for index, record in enumerate(data):
         yield index, None, record
 
 
-def _records_of_object(data: dict[str, Any]) -> list[Any]:
+def _records_of_object(data: dict[str, Any], schema: str | None, fields: Fields) -> list[Any]:
     """A JSON file holding one object is either one record or a wrapper such as {"data": [records]}:
-    it is a wrapper when it is no record of a known schema and one of its fields is a list of objects
-    (a record's own list fields, e.g. tags, stay in the record)."""
+    it is a wrapper when it is no usable record (with the run's --schema and fields) and one of its
+    fields is a list of objects, or its only field is an empty list. A record's own list fields (tags)
+    stay in it, and a bad record is rejected, never dropped as an empty wrapper."""
     try:
-        detect_schema(data)
+        parse_record(data, index=0, line=None, schema=schema, fields=fields)
         return [data]
     except RecordError:
         pass
+    if len(data) == 1 and next(iter(data.values())) == []:
+        return []
     return next((v for v in data.values() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)),
                 [data])
 
@@ -407,7 +411,7 @@ class _BadLine:
 def read_chains(source: str, *, schema: str | None = None, fields: Fields = Fields()
                 ) -> Iterator[Chain | Reject]:
     """Yield a Chain for every usable record and a Reject (with reason and location) for every other."""
-    for index, line, raw in iter_raw(source):
+    for index, line, raw in iter_raw(source, schema=schema, fields=fields):
         if isinstance(raw, _BadLine):
             yield Reject(index, line, raw.reason, raw.text)
             continue

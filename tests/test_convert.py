@@ -9,6 +9,7 @@ import pytest
 
 from limopro_plugins import PAPER_SYSTEM_PROMPT
 from limopro_plugins.convert import convert_file, main
+from limopro_plugins.records import Fields
 
 LIMO = {"question": "What is 2+3?", "solution": "First, 2+3 = 5.\n\nWait, let me check: 5.\n\n**Final Answer**\n\\boxed{5}",
         "answer": "5"}
@@ -120,6 +121,15 @@ def test_one_object_json_file_is_one_record_unless_it_wraps_a_list_of_records(tm
     messages = tmp_path / "messages.json"
     messages.write_text(json.dumps(RECORDS["messages"]))
     assert convert_file(str(messages), tmp_path / "messages.jsonl").written == 1
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"data": []}))
+    assert (convert_file(str(empty), tmp_path / "empty.jsonl").read) == 0
+    own_fields = tmp_path / "own.json"  # a record read with --schema/--*-field, holding a list of objects
+    own_fields.write_text(json.dumps({"problem": "What is 2+3?", "response": "2+3 = 5.\n\n\\boxed{5}",
+                                      "refs": [{"k": 1}]}))
+    counts = convert_file(str(own_fields), tmp_path / "own.jsonl", schema="limo",
+                          fields=Fields(question="problem", reasoning="response"))
+    assert (counts.written, counts.rejected) == (1, 0)
 
 
 def test_a_named_rejects_file_holds_this_runs_rejects(tmp_path: Path) -> None:

@@ -151,7 +151,7 @@ def test_grade_math_reports_the_wrong_answer() -> None:
      "\\boxed{\\text{(C)} 4.2 eV}", "\\boxed{\\textbf{(C)} 4.2}", "\\boxed{\\text{C: } 4.2}",
      "\\boxed{\\text{C}\\ 4.2\\text{ eV}}", "\\boxed{\\text{Option C}}", "\\boxed{(\\text{C})}", "\\boxed{(C) -2.4 eV}",
      "\\boxed{\\text{\\textbf{C}}}", "\\boxed{C} is the format: \\boxed{}", "The correct option is (C).",
-     "**Correct option:** C", "My final choice: (C)", "Long reasoning about (B) and (D).\n\n(C)",
+     "**Correct option:** C", "My final choice: (C)", "Final choice: C", "So.\nBest option is (C)", "x\nRight option: C", "Long reasoning about (B) and (D).\n\n(C)",
      LONG_REASONING + "Answer: C"],
 )
 def test_extract_choice_formats(text: str) -> None:
@@ -171,6 +171,7 @@ def test_extract_choice_formats(text: str) -> None:
         ("\\boxed{1.5 \\text{ eV}}, so the answer is D", "D"),  # the last box holds no letter
         ("The answer is (B). \\boxed{a = 2g}", "B"),  # nor does a boxed equation
         ("Answer: B, as \\boxed{D \\approx 3.1 \\text{ m}}", "B"),
+        ("At first the answer is (B).\nBut rechecking the sign, B fails.\nFinal choice: C", "C"),  # a revision
     ],
 )
 def test_choice_precedence(text: str, expected: str) -> None:

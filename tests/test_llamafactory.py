@@ -57,12 +57,10 @@ def test_registration_keeps_the_file_mode(tmp_path: Path, data_file: Path) -> No
     register_dataset(tmp_path / "data", "mine", data_file)
     assert info.stat().st_mode & 0o777 == 0o664
     info.unlink()
-    mask = os.umask(0o022)
-    try:
-        register_dataset(tmp_path / "data", "mine", data_file)
-    finally:
-        os.umask(mask)
-    assert info.stat().st_mode & 0o777 == 0o644
+    register_dataset(tmp_path / "data", "mine", data_file)
+    fresh = tmp_path / "fresh"
+    fresh.write_text("")  # what open() creates under this process's umask
+    assert info.stat().st_mode & 0o777 == fresh.stat().st_mode & 0o777
 
 
 def test_outside_file_gets_an_absolute_path(tmp_path: Path, data_file: Path) -> None:

@@ -251,6 +251,21 @@ def test_resume_redoes_records_edited_since_and_a_fixed_strict_reject(tmp_path: 
             assert (tmp_path / folder / name).read_bytes() == (tmp_path / "straight" / name).read_bytes(), name
 
 
+def test_rows_from_before_hashes_are_kept_on_resume(tmp_path: Path, tiny_qwen_dir: Path) -> None:
+    """A run interrupted under a version without record hashes goes on; its scored chains are not redone."""
+    src = write_input(tmp_path / "chains.jsonl", 3)
+    out = tmp_path / "out"
+    common = ["--input", str(src), "--output", str(out), "--model", str(tiny_qwen_dir), "--ratios", "0.5"]
+    prune(*common, "--limit", "2")
+    structure = out / "structure.jsonl"
+    old = [{k: v for k, v in row.items() if k != "record_hash"} for row in read_jsonl(structure)]
+    structure.write_text("".join(json.dumps(row) + "\n" for row in old))
+    resumed = prune(*common)
+    assert "dropped" not in resumed.stderr
+    rows = read_jsonl(structure)
+    assert rows[:2] == old and "record_hash" in rows[2]
+
+
 def test_limit_can_be_raised_on_resume_not_lowered(tmp_path: Path, tiny_qwen_dir: Path) -> None:
     src = write_input(tmp_path / "chains.jsonl", 5)
     out = tmp_path / "out"
