@@ -36,11 +36,12 @@ def _read_umask() -> int:
     it back, which is done once, at import, before any writer thread runs (a thread reading it while
     another held it at 0 could create world-writable files)."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        status = ""
+    for line in status.splitlines():
+        if line.startswith("Umask:"):
+            return int(line.split()[1], 8)
     mask = os.umask(0)
     os.umask(mask)
     return mask

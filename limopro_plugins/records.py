@@ -13,7 +13,6 @@ gold `answer` field, when present, is scored instead.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -364,13 +363,12 @@ def _records_of_object(data: dict[str, Any], schema: str | None, fields: Fields)
     stay in it, and a bad record is rejected, never dropped as an empty wrapper."""
     try:
         parse_record(data, index=0, line=None, schema=schema, fields=fields)
-        return [data]
     except RecordError:
-        pass
-    if len(data) == 1 and next(iter(data.values())) == []:
-        return []
-    return next((v for v in data.values() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)),
-                [data])
+        if len(data) == 1 and next(iter(data.values())) == []:
+            return []
+        return next((v for v in data.values() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)),
+                    [data])
+    return [data]
 
 
 def _iter_parquet(path: Path) -> Iterator[tuple[int, int | None, Any]]:
