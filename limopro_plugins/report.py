@@ -27,8 +27,9 @@ import pandas as pd
 
 BENCHMARKS = {"limopro_aime": "AIME", "limopro_amc": "AMC", "limopro_gpqa_diamond": "GPQA Diamond"}
 MODE_SHARES = ("share_progressive", "share_verification", "share_multi_method", "share_error_correction")
-THINK_METRICS = ("think_rate", "think_tok", "answer_tok")
-"""The share of responses with `</think>`, and the mean tokens before / after it over those responses."""
+THINK_TOKENS = ("think_tok", "answer_tok")
+"""Mean tokens before / after `</think>`, over the responses that have it."""
+THINK_METRICS = ("think_rate", *THINK_TOKENS)
 PATTERN_METRICS = ("steps", *MODE_SHARES, *THINK_METRICS)
 
 
@@ -174,7 +175,7 @@ def _overall_patterns(group: pd.DataFrame, weights: pd.Series) -> dict[str, floa
     for metric in PATTERN_METRICS:
         if metric not in group or not group[metric].notna().all():
             continue
-        if metric in ("think_tok", "answer_tok"):
+        if metric in THINK_TOKENS:
             if "think_rate" in group and group["think_rate"].notna().all():
                 thinking = weights * group["think_rate"]
                 if thinking.sum() > 0:
@@ -217,7 +218,7 @@ def _cell(value: float, kind: str) -> str:
         return ""
     if kind == "acc":
         return f"{100 * value:.1f}"
-    if kind in ("tok", "think_tok", "answer_tok"):
+    if kind == "tok" or kind in THINK_TOKENS:
         return f"{value:,.0f}"
     if kind == "eff":
         return f"{value:.2E}"
@@ -241,7 +242,7 @@ def table(frame: pd.DataFrame, baseline: str | None = None, patterns: bool = Fal
             for model in models:
                 row = frame[(frame["model"] == model) & (frame["benchmark"] == bench)]
                 value = row[kind].iloc[0] if len(row) and kind in row else float("nan")
-                if kind in ("think_tok", "answer_tok") and len(row) and not row["think_rate"].iloc[0] > 0:
+                if kind in THINK_TOKENS and len(row) and not row["think_rate"].iloc[0] > 0:
                     value = float("nan")  # no response with </think>: no such tokens to average
                 text = _cell(value, kind)
                 if baseline and model != baseline and kind in ("acc", "tok", "eff") and text:
@@ -295,8 +296,7 @@ def mode_shares(frame: pd.DataFrame) -> pd.DataFrame:
         group = group.dropna(subset=columns)
         if group.empty:
             continue
-        weights = _samples(group)
-        shares = {c: (group[c] * weights).sum() / weights.sum() for c in columns}
+        shares = {c: v for c, v in _overall_patterns(group, _samples(group)).items() if c in columns}
         name = str(model) if len(group) == len(BENCHMARKS) else f"{model}\n({', '.join(group['benchmark'])})"
         rows[name] = shares
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
