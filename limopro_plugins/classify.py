@@ -203,6 +203,9 @@ def _automata() -> tuple[ahocorasick_rs.AhoCorasick, ahocorasick_rs.BytesAhoCora
             for string in expand(pattern):
                 rank.setdefault(string, position)
     strings = list(rank)
+    for string in strings:  # what MarkerScan.mode_holding relies on for a marker at a step's head
+        if any(char in string for char in ".!\n") or "?" in string[:-1]:
+            raise ValueError(f"marker string {string!r}: only its last character may end a sentence (?)")
     dfa = ahocorasick_rs.Implementation.DFA
     return (ahocorasick_rs.AhoCorasick(strings, implementation=dfa),
             ahocorasick_rs.BytesAhoCorasick([s.encode() for s in strings], implementation=dfa),
@@ -241,20 +244,37 @@ class MarkerScan:
         if not self.any_in(start, end):
             return None
         if (start, end) not in self._modes:
-            self._modes[start, end] = self._mode(start, end)
+            self._modes[start, end] = self.mode_holding(start, end)
         return self._modes[start, end]
 
-    def _mode(self, start: int, end: int) -> Mode | None:
-        head_start, head_end = _opening_bounds(self.text, start, end)
+    def mode_holding(self, start: int, end: int) -> Mode | None:
+        """`mode(start, end)` for a span known to hold a marker string, not cached (asked once).
+
+        Only markers that would beat the best found so far are checked. Where the opening ends is
+        found (a regex search) only for a marker after its first character: a marker string holds no
+        sentence end before its last character (see `_automata`), so one at the head lies inside the
+        opening whenever it ends within OPENING_CHARS and the span."""
+        text, folded, found = self.text, self._folded, self._found
+        head = _LEADING_SPACE.match(text, start, end).end() if text[start].isspace() else start
+        cap = min(head + OPENING_CHARS, end)
+        head_end = -1  # not searched yet
         best = len(_PRECEDENCE)
-        folded = self._folded
-        for i in range(bisect.bisect_left(self.starts, head_start), len(self._found)):
-            m_start, m_end, rank = self._found[i]
-            if m_start >= head_end:
+        for i in range(bisect.bisect_left(self.starts, head), len(found)):
+            m_start, m_end, rank = found[i]
+            if m_start >= cap:
                 break
-            if (rank < best and m_end <= head_end
-                    and (m_start == head_start or not "a" <= folded[m_start - 1] <= "z")
-                    and (m_end == head_end or not "a" <= folded[m_end] <= "z")):
+            if rank >= best or m_end > cap:
+                continue
+            if m_start == head:
+                limit = cap
+            else:
+                if head_end < 0:
+                    cut = _SENTENCE_END.search(text, head + 1, cap)
+                    head_end = cut.end() if cut else cap
+                if m_end > head_end or "a" <= folded[m_start - 1] <= "z":
+                    continue
+                limit = head_end
+            if m_end == limit or not "a" <= folded[m_end] <= "z":
                 best = rank
         return _PRECEDENCE[best] if best < len(_PRECEDENCE) else None
 

@@ -10,6 +10,7 @@ marker) and final-answer tokens (after it) counted; its modes are measured over 
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from limopro_plugins.segment import rule_steps
 THINK_END = "</think>"
 _WORD = re.compile(r"\S+")
 MODE_NAMES = tuple(mode.value for mode in Mode)
+PROGRESSIVE = Mode.PROGRESSIVE.value
+_NAMES = {mode: mode.value for mode in Mode}
+"""A mode's name, looked up (`Mode.value` is a property, several times slower)."""
 
 
 def _per_mode() -> dict[str, int]:
@@ -45,25 +49,36 @@ class Profile:
         return {m: (t / total if total else 0.0) for m, t in self.mode_tokens.items()}
 
 
-def _token_at(encoding: Any, char: int, text_length: int, n_tokens: int) -> int:
-    """Index of the token holding character `char`, or of the next token when `char` is in none
-    (n_tokens past the end): a token straddling a step boundary counts for the later step."""
-    for position in range(char, text_length):
-        token = encoding.char_to_token(position)
-        if token is not None:
-            return token
-    return n_tokens
+TokensBefore = Callable[[int], int]
+"""How many of a response's tokens start before a character offset (a token straddling the offset
+counts for the text after it)."""
 
 
-def _word_boundaries(text: str, cuts: Sequence[int]) -> tuple[int, list[int]]:
+def _offset_counter(encoding: Any, text_length: int, n_tokens: int) -> TokensBefore:
+    """For a fast tokenizer's encoding: the index of the token holding the character, or of the next
+    token when the character is in none (`n_tokens` past the end). One `char_to_token` call per offset,
+    so no offsets list of the whole response is built."""
+    char_to_token = encoding.char_to_token
+
+    def tokens_before(char: int) -> int:
+        token = char_to_token(char) if char < text_length else n_tokens
+        while token is None:  # a character in no token (rare): the next one's token
+            char += 1
+            token = char_to_token(char) if char < text_length else n_tokens
+        return token
+
+    return tokens_before
+
+
+def _word_counter(text: str) -> tuple[int, TokensBefore]:
     """Without a tokenizer, whitespace-separated words stand in for tokens."""
     starts = [m.start() for m in _WORD.finditer(text)]
-    return len(starts), [bisect.bisect_left(starts, c) for c in cuts]
+    return len(starts), functools.partial(bisect.bisect_left, starts)
 
 
-def _prefix_counts(tokenizer: Any, text: str, cuts: Sequence[int]) -> tuple[int, list[int]]:
+def _prefix_counter(tokenizer: Any, text: str) -> tuple[int, TokensBefore]:
     """For a tokenizer without character offsets (not a fast one, e.g. a SentencePiece or mistral-common
-    backend): the tokens before a cut are those of the text up to it, tokenized alone. TOK is still
+    backend): the tokens before an offset are those of the text up to it, tokenized alone. TOK is still
     exact; a step's tokens can differ by one where its boundary cuts a word. Slower, but scoring a
     long run never fails on the tokenizer's kind."""
 
@@ -71,35 +86,32 @@ def _prefix_counts(tokenizer: Any, text: str, cuts: Sequence[int]) -> tuple[int,
         return len(tokenizer(piece, add_special_tokens=False)["input_ids"]) if piece else 0
 
     total = count(text)
-    return total, [min(count(text[:c]), total) for c in cuts]
+    return total, lambda char: min(count(text[:char]), total)
 
 
-def profile(text: str, tokens_before: Callable[[Sequence[int]], tuple[int, list[int]]]) -> Profile:
-    """The pattern profile of one response (rule segmentation and modes). `tokens_before(cuts)` gives
-    the response's token count and, for each character offset in `cuts`, the number of tokens that
-    start before it."""
+def profile(text: str, n_tokens: int, tokens_before: TokensBefore) -> Profile:
+    """The pattern profile of one response of `n_tokens` tokens (rule segmentation and modes)."""
     think_end = text.find(THINK_END)
     reasoning = text[:think_end] if think_end >= 0 else text
     n_steps, functional = rule_steps(reasoning)
-    # Most steps are progressive: look tokens up at the functional steps' bounds only, and give the
-    # progressive mode the rest of the reasoning.
-    cuts = [0, len(reasoning)]
-    for start, end, _ in functional:
-        cuts += (start, end)
-    total, before = tokens_before(cuts)
-    result = Profile(tokens=total, steps=n_steps)
-    progressive_tokens = before[1] - before[0]
-    for k, (_, _, mode) in enumerate(functional):
-        tokens = before[2 * k + 3] - before[2 * k + 2]
-        name = mode.value
-        result.mode_steps[name] += 1
-        result.mode_tokens[name] += tokens
-        progressive_tokens -= tokens
-    result.mode_steps[Mode.PROGRESSIVE.value] = n_steps - len(functional)
-    result.mode_tokens[Mode.PROGRESSIVE.value] = progressive_tokens if n_steps else 0
+    reasoning_tokens = tokens_before(think_end) if think_end >= 0 else n_tokens
+    result = Profile(tokens=n_tokens, steps=n_steps)
+    mode_tokens, mode_steps = result.mode_tokens, result.mode_steps
+    # Most steps are progressive: look tokens up at the functional steps' bounds only (a step ending
+    # where the next starts is looked up once), and give the progressive mode the rest.
+    functional_tokens, last_end, last_token = 0, -1, 0
+    for start, end, mode in functional:
+        first = last_token if start == last_end else tokens_before(start)
+        last_end, last_token = end, tokens_before(end)
+        name = _NAMES[mode]
+        mode_steps[name] += 1
+        mode_tokens[name] += last_token - first
+        functional_tokens += last_token - first
+    mode_steps[PROGRESSIVE] = n_steps - len(functional)
+    mode_tokens[PROGRESSIVE] = reasoning_tokens - functional_tokens if n_steps else 0
     if think_end >= 0:
-        result.think_tokens = before[1]
-        result.answer_tokens = total - before[1]
+        result.think_tokens = reasoning_tokens
+        result.answer_tokens = n_tokens - reasoning_tokens
     return result
 
 
@@ -109,21 +121,16 @@ def profiles(texts: Sequence[str], tokenizer: Any | None) -> list[Profile]:
     A fast tokenizer maps a character to its token in constant time (`char_to_token`), so only the
     step boundaries are looked up: no offsets list is built. Without a tokenizer, words are counted."""
     if tokenizer is None:
-        return [profile(t, lambda cuts, t=t: _word_boundaries(t, cuts)) for t in texts]
+        return [profile(t, *_word_counter(t)) for t in texts]
     if not getattr(tokenizer, "is_fast", False):
-        return [profile(t, lambda cuts, t=t: _prefix_counts(tokenizer, t, cuts)) for t in texts]
+        return [profile(t, *_prefix_counter(tokenizer, t)) for t in texts]
     return encoded_profiles(texts, tokenizer(list(texts), add_special_tokens=False))
 
 
 def encoded_profiles(texts: Sequence[str], batch: Any) -> list[Profile]:
     """Profiles of responses a fast tokenizer has already encoded (`batch`, without special tokens)."""
     found = []
-    for i, text in enumerate(texts):
-        encoding = batch.encodings[i]
+    for text, encoding in zip(texts, batch.encodings):
         n_tokens = len(encoding)
-
-        def tokens_before(cuts: Sequence[int], encoding=encoding, text=text, n=n_tokens) -> tuple[int, list[int]]:
-            return n, [_token_at(encoding, c, len(text), n) for c in cuts]
-
-        found.append(profile(text, tokens_before))
+        found.append(profile(text, n_tokens, _offset_counter(encoding, len(text), n_tokens)))
     return found

@@ -60,29 +60,44 @@ def paragraph_starts(text: str) -> list[int]:
     return [0, *ends]
 
 
-def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """[start, end) offsets of the sentences of text[start:end]: cut after every sentence break, except
+def _sentence_cuts(text: str, start: int, end: int) -> list[int]:
+    """Where the sentences of text[start:end] start, then `end`: cut after every sentence break, except
     a line break right at `start` (the text before it would be empty)."""
-    end = len(text) if end is None else end
     cuts = [start, *map(re.Match.end, _SENTENCE_BREAK.finditer(text, start, end))]
     if len(cuts) > 1 and text[start] == "\n":  # the first break is that line break
         del cuts[1]
     if cuts[-1] < end:
         cuts.append(end)
-    return list(itertools.pairwise(cuts))
+    return cuts
+
+
+def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """[start, end) offsets of the sentences of text[start:end]."""
+    return list(itertools.pairwise(_sentence_cuts(text, start, len(text) if end is None else end)))
 
 
 def _paragraph_steps(text: str, scan: MarkerScan, start: int, end: int) -> list[int]:
-    """The step bounds of the paragraph text[start:end] (its start, where later steps start, its end)."""
+    """The step bounds of the paragraph text[start:end] (its start, where later steps start, its end).
+
+    Only a sentence holding a marker string can be functional, so the modes of the others are never
+    asked for; and after each functional sentence only the sentences up to the first that resumes
+    forward reasoning (or the next functional one) are read."""
+    first = _SENTENCE_BREAK.search(text, start, end)
+    if first is None or first.end() == end:  # one sentence (most paragraphs with a marker)
+        return [start, end]
+    cuts = _sentence_cuts(text, start, end)
+    last = len(cuts) - 1  # the number of sentences
+    markers = scan.starts[bisect.bisect_left(scan.starts, start):bisect.bisect_left(scan.starts, end)]
+    holding = sorted({bisect.bisect_right(cuts, offset) - 1 for offset in markers})
+    functional = [i for i in holding if scan.mode(cuts[i], cuts[i + 1]) is not None]
     bounds = [start]
-    in_functional = False
-    for i, (s_start, s_end) in enumerate(sentences(text, start, end)):
-        functional = scan.mode(s_start, s_end) is not None
-        if i == 0:
-            in_functional = functional
-        elif functional or (in_functional and _RESUME.match(text, s_start, s_end)):
-            bounds.append(s_start)
-            in_functional = functional
+    for i, following in zip(functional, [*functional[1:], last]):
+        if i:
+            bounds.append(cuts[i])
+        for k in range(i + 1, following):
+            if _RESUME.match(text, cuts[k], cuts[k + 1]):
+                bounds.append(cuts[k])
+                break
     bounds.append(end)
     return bounds
 
@@ -98,7 +113,7 @@ def _split_marked(reasoning: str) -> tuple[MarkerScan, list[int], list[tuple[int
     scan = MarkerScan(reasoning)
     edges = [*paragraph_starts(reasoning), len(reasoning)]
     marked = [(k, _paragraph_steps(reasoning, scan, edges[k], edges[k + 1]))
-              for k in _holding(scan.starts, edges[:-1])]
+              for k in _holding(scan.starts, edges)]
     return scan, edges, marked
 
 
@@ -114,10 +129,22 @@ def rule_steps(reasoning: str) -> tuple[int, list[tuple[int, int, Mode]]]:
     """How many steps `segment` makes of `reasoning`, and the functional ones as (start, end, mode) by
     `RuleClassifier`, from one marker scan. Evaluation counts tokens per mode, so it never needs the
     progressive steps (most of a response) one by one, nor the steps' strings."""
-    scan, edges, marked = _split_marked(reasoning)
+    scan = MarkerScan(reasoning)
+    edges = [*paragraph_starts(reasoning), len(reasoning)]
     n_steps = len(edges) - 1
     functional = []
-    for _, inner in marked:
+    markers, i = scan.starts, 0
+    while i < len(markers):  # paragraph by paragraph, from each one's first marker string to the next's
+        k = bisect.bisect_right(edges, markers[i]) - 1
+        start, end = edges[k], edges[k + 1]
+        i = bisect.bisect_left(markers, end, i)
+        first = _SENTENCE_BREAK.search(reasoning, start, end)
+        if first is None or first.end() == end:  # one sentence, so one step (most such paragraphs)
+            mode = scan.mode_holding(start, end)
+            if mode is not None:
+                functional.append((start, end, mode))
+            continue
+        inner = _paragraph_steps(reasoning, scan, start, end)
         n_steps += len(inner) - 2
         for a, b in itertools.pairwise(inner):
             mode = scan.mode(a, b)

@@ -13,7 +13,7 @@ from transformers import PythonBackend
 
 from limopro_plugins.classify import RuleClassifier
 from limopro_plugins.evaluation import pattern_metrics
-from limopro_plugins.patterns import Profile, _token_at, _word_boundaries, profiles
+from limopro_plugins.patterns import Profile, TokensBefore, _offset_counter, _word_counter, profiles
 from limopro_plugins.segment import segment
 from tests.test_segment_classify import SAMPLE, fuzz_text
 
@@ -65,13 +65,13 @@ def test_per_question_items() -> None:
     assert items["think_rate"] == [0, 1] and items["think_tok"] == [2] and items["answer_tok"] == [1]
 
 
-def reference_profile(text: str, count: Callable[[list[int]], tuple[int, list[int]]]) -> Profile:
+def reference_profile(text: str, total: int, tokens_before: TokensBefore) -> Profile:
     """Every step's tokens counted and added to its mode (what `profile` shortcuts)."""
     think_end = text.find("</think>")
     reasoning = text[:think_end] if think_end >= 0 else text
     steps = segment(reasoning)
     modes = RuleClassifier().classify([s.text for s in steps])
-    total, before = count([s.start for s in steps] + [len(reasoning)])
+    before = [tokens_before(c) for c in [s.start for s in steps] + [len(reasoning)]]
     result = Profile(tokens=total, steps=len(steps))
     for i, mode in enumerate(modes):
         result.mode_steps[mode.value] += 1
@@ -88,16 +88,13 @@ def test_profiles_equal_the_per_step_reference(tiny_qwen_dir: Path) -> None:
     texts = [json.loads(line)["solution"] for line in SAMPLE.read_text().splitlines() if line.strip()]
     texts += [fuzz_text(rng) for _ in range(300)]
     texts += [t[: len(t) // 2] + "</think>" + t[len(t) // 2:] for t in texts[:50]]
-    assert profiles(texts, None) == [reference_profile(t, lambda cuts, t=t: _word_boundaries(t, cuts))
-                                     for t in texts]
+    assert profiles(texts, None) == [reference_profile(t, *_word_counter(t)) for t in texts]
     tokenizer = AutoTokenizer.from_pretrained(tiny_qwen_dir)
     batch = tokenizer(texts, add_special_tokens=False)
-
-    def counter(i: int) -> Callable[[list[int]], tuple[int, list[int]]]:
-        encoding, n = batch.encodings[i], len(batch.encodings[i])
-        return lambda cuts: (n, [_token_at(encoding, c, len(texts[i]), n) for c in cuts])
-
-    assert profiles(texts, tokenizer) == [reference_profile(t, counter(i)) for i, t in enumerate(texts)]
+    expected = []
+    for text, encoding in zip(texts, batch.encodings):
+        expected.append(reference_profile(text, len(encoding), _offset_counter(encoding, len(text), len(encoding))))
+    assert profiles(texts, tokenizer) == expected
 
 
 class WordTokenizer(PythonBackend):
