@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import re
 from collections.abc import Sequence
 from enum import Enum
@@ -116,6 +117,9 @@ def _opening_bounds(text: str, start: int, end: int) -> tuple[int, int]:
 
 _PRECEDENCE = (Mode.ERROR_CORRECTION, Mode.MULTI_METHOD, Mode.VERIFICATION)
 """Which mode wins when markers of several kinds open a step."""
+_NO_MODE = len(_PRECEDENCE)
+_RANKED = (*_PRECEDENCE, None)
+"""The mode of each rank, and None for `_NO_MODE`."""
 
 
 def marker_mode(text: str) -> Mode | None:
@@ -256,11 +260,10 @@ class MarkerScan:
         opening whenever it ends within OPENING_CHARS and the span."""
         text, folded, found = self.text, self._folded, self._found
         head = _LEADING_SPACE.match(text, start, end).end() if text[start].isspace() else start
-        cap = min(head + OPENING_CHARS, end)
+        cap = head + OPENING_CHARS if head + OPENING_CHARS < end else end
         head_end = -1  # not searched yet
-        best = len(_PRECEDENCE)
-        for i in range(bisect.bisect_left(self.starts, head), len(found)):
-            m_start, m_end, rank = found[i]
+        best = _NO_MODE
+        for m_start, m_end, rank in itertools.islice(found, bisect.bisect_left(self.starts, head), None):
             if m_start >= cap:
                 break
             if rank >= best or m_end > cap:
@@ -276,7 +279,7 @@ class MarkerScan:
                 limit = head_end
             if m_end == limit or not "a" <= folded[m_end] <= "z":
                 best = rank
-        return _PRECEDENCE[best] if best < len(_PRECEDENCE) else None
+        return _RANKED[best]
 
 
 class Classifier(Protocol):
