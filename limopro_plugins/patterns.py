@@ -92,9 +92,18 @@ def _prefix_counter(tokenizer: Any, text: str) -> tuple[int, TokensBefore]:
     return total, lambda char: min(count(text[:char]), total)
 
 
+def _find_think_end(text: str) -> int:
+    """`text.find(THINK_END)`, jumping from one "<" to the next (memchr): str.find compares at nearly
+    every character for this marker, several times slower on a response with few "<"."""
+    at = text.find("<")
+    while at >= 0 and not text.startswith(THINK_END, at):
+        at = text.find("<", at + 1)
+    return at
+
+
 def profile(text: str, n_tokens: int, tokens_before: TokensBefore) -> Profile:
     """The pattern profile of one response of `n_tokens` tokens (rule segmentation and modes)."""
-    think_end = text.find(THINK_END)
+    think_end = _find_think_end(text)
     reasoning = text[:think_end] if think_end >= 0 else text
     n_steps, functional = rule_steps(reasoning)
     reasoning_tokens = tokens_before(think_end) if think_end >= 0 else n_tokens

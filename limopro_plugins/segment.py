@@ -132,22 +132,25 @@ def rule_steps(reasoning: str) -> tuple[int, list[tuple[int, int, Mode]]]:
     scan = MarkerScan(reasoning)
     edges = [*paragraph_starts(reasoning), len(reasoning)]
     n_steps = len(edges) - 1
-    functional = []
-    markers, i = scan.starts, 0
+    functional: list[tuple[int, int, Mode]] = []
+    # a few names bound once: this loop runs for every marked paragraph of every evaluated response
+    markers, bisect_left, bisect_right = scan.starts, bisect.bisect_left, bisect.bisect_right
+    search, mode_holding, add = _SENTENCE_BREAK.search, scan.mode_holding, functional.append
+    i = 0
     while i < len(markers):  # paragraph by paragraph, from each one's first marker string to the next's
-        k = bisect.bisect_right(edges, markers[i]) - 1
+        k = bisect_right(edges, markers[i]) - 1
         start, end = edges[k], edges[k + 1]
-        i = bisect.bisect_left(markers, end, i)
-        first = _SENTENCE_BREAK.search(reasoning, start, end)
+        i = bisect_left(markers, end, i)
+        first = search(reasoning, start, end)
         if first is None or first.end() == end:  # one sentence, so one step (most such paragraphs)
-            mode = scan.mode_holding(start, end)
+            mode = mode_holding(start, end)
             if mode is not None:
-                functional.append((start, end, mode))
+                add((start, end, mode))
             continue
         inner = _paragraph_steps(reasoning, scan, start, end)
         n_steps += len(inner) - 2
         for a, b in itertools.pairwise(inner):
             mode = scan.mode(a, b)
             if mode is not None:
-                functional.append((a, b, mode))
+                add((a, b, mode))
     return n_steps, functional
