@@ -16,12 +16,18 @@ starts with the grader's answer caches emptied: a real run grades a question's n
 timing answers graded moments before would measure cache look-ups instead of grading. All variants
 score the same measured text, so their differences are the work they add.
 
-    python benchmarks/bench_eval_metrics.py [--tokenizer smollm2|PATH]
+The tokenizer runs as in a real run: `lm_eval` sets TOKENIZERS_PARALLELISM=false before it starts, so
+a batch is encoded on one thread. `--parallel-tokenizer` lets it use every core instead (as in
+`python -m limopro_plugins.analyze`, which does not set the variable): TOK then takes less wall time
+on a machine with several cores, and the patterns, which run on one thread, a larger share of it.
+
+    python benchmarks/bench_eval_metrics.py [--tokenizer smollm2|PATH] [--parallel-tokenizer]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import time
 from collections.abc import Callable
@@ -79,7 +85,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokenizer", default="smollm2")
     parser.add_argument("--questions", type=int, default=1250)
+    parser.add_argument("--parallel-tokenizer", action="store_true",
+                        help="encode a batch on every core (lm_eval itself turns this off)")
     args = parser.parse_args()
+    os.environ["TOKENIZERS_PARALLELISM"] = "true" if args.parallel_tokenizer else "false"
     tokenizer = load_tokenizer(resolve(args.tokenizer))
     warm_up, data = questions(args.questions, 8, seed=1), questions(args.questions, 8, seed=0)
 
@@ -108,7 +117,8 @@ def main() -> None:
     alone = time.perf_counter() - start
     responses = args.questions * 8
     chars = sum(len(s) for _, samples in data for s in samples) / responses
-    print(f"{responses} responses, mean {chars:,.0f} characters")
+    print(f"{responses} responses, mean {chars:,.0f} characters; tokenizer on "
+          f"{'every core' if args.parallel_tokenizer else 'one thread, as in lm_eval'}")
     for name, seconds in timings.items():
         print(f"{name:28} {seconds:7.2f} s")
     extra = timings["grading + TOK + patterns"] - timings["grading + TOK"]

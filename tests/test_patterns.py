@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from transformers import PythonBackend
 
 from limopro_plugins.classify import RuleClassifier
 from limopro_plugins.evaluation import pattern_metrics
-from limopro_plugins.patterns import Profile, TokensBefore, _offset_counter, _word_counter, profiles
+from limopro_plugins.patterns import Profile, TokensBefore, _find_think_end, _offset_counter, _word_counter, profiles
 from limopro_plugins.segment import segment
 from tests.test_segment_classify import SAMPLE, fuzz_text
 
@@ -41,6 +40,16 @@ def test_think_split_counts_thinking_and_answer_tokens() -> None:
     assert found.answer_tokens == 5  # "</think>", "The", "answer", "is", "\\boxed{3}."
     assert found.tokens == found.think_tokens + found.answer_tokens
     assert found.mode_tokens["verification"] == 3 and found.steps == 2
+
+
+def test_think_end_is_the_first_closing_tag() -> None:
+    """The jump from "<" to "<" finds what str.find finds, also after other tags and partial ones."""
+    rng = random.Random(9)
+    pieces = ["<", "</", "</think", "</think>", "<think>", "</THINK>", "x < y", "a", "\n\n", "<</think>"]
+    texts = ["", "<", "</think>", *("".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+                                    for _ in range(2000))]
+    for text in texts:
+        assert _find_think_end(text) == text.find("</think>"), text
 
 
 def test_real_tokenizer_offsets_match_plain_token_counts(tiny_qwen_dir: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bench_eval_metrics import questions
+from limopro_plugins import classify
 from limopro_plugins.classify import (
     _MARKERS,
     OPENING_CHARS,
@@ -222,6 +223,17 @@ def test_marker_strings_are_the_regexes_languages() -> None:
         expand(r"wait\b")
     with pytest.raises(ValueError):
         expand("[a-z]ait")
+
+
+def test_a_marker_ending_a_sentence_inside_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MarkerScan skips the search for the opening's end for a marker at a step's head; that is exact
+    only while no marker string holds a sentence end before its last character."""
+    classify._automata.__wrapped__()  # the real markers pass
+    for bad in (r"wait\. check", r"is it\? wait", "hold\non"):
+        markers = {**_MARKERS, Mode.VERIFICATION: (*_MARKERS[Mode.VERIFICATION], bad)}
+        monkeypatch.setattr(classify, "_MARKERS", markers)
+        with pytest.raises(ValueError, match="only its last character may end a sentence"):
+            classify._automata.__wrapped__()
 
 
 def test_fold_equals_ignorecase_matching_for_every_character() -> None:
