@@ -76,14 +76,20 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[i
     return list(itertools.pairwise(_sentence_cuts(text, start, len(text) if end is None else end)))
 
 
+def _one_sentence(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is one sentence: its first sentence break, if any, ends at `end`. One
+    search, no sentence list: most paragraphs that hold a marker string are one sentence."""
+    first = _SENTENCE_BREAK.search(text, start, end)
+    return first is None or first.end() == end
+
+
 def _paragraph_steps(text: str, scan: MarkerScan, start: int, end: int) -> list[int]:
     """The step bounds of the paragraph text[start:end] (its start, where later steps start, its end).
 
     Only a sentence holding a marker string can be functional, so the modes of the others are never
     asked for; and after each functional sentence only the sentences up to the first that resumes
     forward reasoning (or the next functional one) are read."""
-    first = _SENTENCE_BREAK.search(text, start, end)
-    if first is None or first.end() == end:  # one sentence (most paragraphs with a marker)
+    if _one_sentence(text, start, end):
         return [start, end]
     cuts = _sentence_cuts(text, start, end)
     last = len(cuts) - 1  # the number of sentences
@@ -135,14 +141,13 @@ def rule_steps(reasoning: str) -> tuple[int, list[tuple[int, int, Mode]]]:
     functional: list[tuple[int, int, Mode]] = []
     # a few names bound once: this loop runs for every marked paragraph of every evaluated response
     markers, bisect_left, bisect_right = scan.starts, bisect.bisect_left, bisect.bisect_right
-    search, mode_holding, add = _SENTENCE_BREAK.search, scan.mode_holding, functional.append
+    mode_holding, add = scan.mode_holding, functional.append
     i = 0
     while i < len(markers):  # paragraph by paragraph, from each one's first marker string to the next's
         k = bisect_right(edges, markers[i]) - 1
         start, end = edges[k], edges[k + 1]
         i = bisect_left(markers, end, i)
-        first = search(reasoning, start, end)
-        if first is None or first.end() == end:  # one sentence, so one step (most such paragraphs)
+        if _one_sentence(reasoning, start, end):  # so one step, whose mode is asked for once
             mode = mode_holding(start, end)
             if mode is not None:
                 add((start, end, mode))
