@@ -94,12 +94,16 @@ def _prefix_counter(tokenizer: Any, text: str) -> tuple[int, TokensBefore]:
 
 
 def _find_think_end(text: str) -> int:
-    """`text.find(THINK_END)`, jumping from one "<" to the next (memchr): str.find compares at nearly
-    every character for this marker, several times slower on a response with few "<"."""
+    """`text.find(THINK_END)`, first jumping from one "<" to the next (memchr): str.find compares at
+    nearly every character for this marker, several times slower on a response with no "<" or one
+    "<think>" before it. After two other "<" (inequalities), str.find takes over, so a response full of
+    "<" costs about what str.find does."""
     at = text.find("<")
-    while at >= 0 and not text.startswith(THINK_END, at):
+    for _ in range(3):
+        if at < 0 or text.startswith(THINK_END, at):
+            return at
         at = text.find("<", at + 1)
-    return at
+    return text.find(THINK_END, at) if at >= 0 else -1
 
 
 def profile(text: str, n_tokens: int, tokens_before: TokensBefore) -> Profile:
@@ -120,7 +124,8 @@ def profile(text: str, n_tokens: int, tokens_before: TokensBefore) -> Profile:
         mode_tokens[name] += last_token - first
         functional_tokens += last_token - first
     mode_steps[PROGRESSIVE] = n_steps - len(functional)
-    mode_tokens[PROGRESSIVE] = reasoning_tokens - functional_tokens if n_steps else 0
+    # tokens before the first character's (a zero-width token of an offset-trimming tokenizer) are in no step
+    mode_tokens[PROGRESSIVE] = reasoning_tokens - tokens_before(0) - functional_tokens if n_steps else 0
     if think_end < 0:
         return Profile(n_tokens, n_steps, mode_tokens, mode_steps)
     return Profile(n_tokens, n_steps, mode_tokens, mode_steps, reasoning_tokens, n_tokens - reasoning_tokens)

@@ -46,10 +46,31 @@ def test_think_end_is_the_first_closing_tag() -> None:
     """The jump from "<" to "<" finds what str.find finds, also after other tags and partial ones."""
     rng = random.Random(9)
     pieces = ["<", "</", "</think", "</think>", "<think>", "</THINK>", "x < y", "a", "\n\n", "<</think>"]
-    texts = ["", "<", "</think>", *("".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
-                                    for _ in range(2000))]
+    texts = ["", "<", "</think>", *("".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+                                    for _ in range(3000))]
     for text in texts:
         assert _find_think_end(text) == text.find("</think>"), text
+
+
+def test_a_token_before_the_first_character_is_in_no_step() -> None:
+    """An offset-trimming byte-level tokenizer (RoBERTa style) gives a leading space token the offsets
+    (0, 0): no character holds it, so no step (and no mode) gets it; TOK still counts it."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(pre_tokenizers.ByteLevel.alphabet())}, merges=[]))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.post_processor = processors.ByteLevel(trim_offsets=True)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe)
+    texts = [" Wait.", " Wait.</think>x", " So 5.\n\nWait, no."]
+    assert tokenizer(texts[:1], add_special_tokens=False).encodings[0].offsets[0] == (0, 0)
+    found = profiles(texts, tokenizer)
+    assert [p.tokens for p in found] == [6, 15, 17]
+    assert found[0].mode_tokens == {"progressive": 0, "verification": 5, "multi_method": 0, "error_correction": 0}
+    assert found[1].mode_tokens["progressive"] == 0 and found[1].think_tokens == 6
+    for text, p in zip(texts, found):
+        encoding = tokenizer([text], add_special_tokens=False).encodings[0]
+        assert p == reference_profile(text, len(encoding), _offset_counter(encoding, len(text), len(encoding)))
 
 
 def test_real_tokenizer_offsets_match_plain_token_counts(tiny_qwen_dir: Path) -> None:
