@@ -40,6 +40,12 @@ from limopro_plugins.patterns import encoded_profiles, profiles
 
 CHECK = "Wait, let me check this step again: substituting back gives the same value, so it holds. "
 ALTERNATIVE = "Alternatively, we can count the complement and subtract it from the total number of cases. "
+CHECK_MORE = ("Substituting $x = 2$ gives $4 + 6 + 2 = 12$, as required. ",
+              "Yes, that matches the value found before. ", "So the expression is even after all. ")
+ALTERNATIVE_MORE = ("Counting the complement gives $120 - 36 = 84$ cases. ", "Both counts agree. ")
+"""Sentences that may follow a check or an alternative in its paragraph, as in generated chains (the
+bundled sample's functional paragraphs all have several sentences); "So ..." resumes forward reasoning
+and so starts a step of its own."""
 
 
 Items = list[tuple[str, list[str]]]
@@ -47,8 +53,8 @@ Items = list[tuple[str, list[str]]]
 
 
 def questions(n_questions: int, n: int, seed: int) -> Items:
-    """n responses per question: 6-30 paragraphs (15% checks, 10% alternatives), then a boxed answer,
-    right half of the time."""
+    """n responses per question: 6-30 paragraphs (15% checks, 10% alternatives, each followed in its
+    paragraph by 0-3 of the sentences that may follow it), then a boxed answer, right half of the time."""
     rng = random.Random(seed)
     out = []
     for _ in range(n_questions):
@@ -58,7 +64,12 @@ def questions(n_questions: int, n: int, seed: int) -> Items:
             parts = []
             for _ in range(rng.randint(6, 30)):
                 roll = rng.random()
-                parts.append(CHECK if roll < 0.15 else ALTERNATIVE if roll < 0.25 else FILLER * 2)
+                if roll < 0.15:
+                    parts += [CHECK, *rng.sample(CHECK_MORE, rng.randint(0, 3))]
+                elif roll < 0.25:
+                    parts += [ALTERNATIVE, *rng.sample(ALTERNATIVE_MORE, rng.randint(0, 2))]
+                else:
+                    parts.append(FILLER * 2)
                 parts.append("\n\n")
             answer = gold if rng.random() < 0.5 else str(rng.randint(0, 999))
             samples.append("".join(parts) + f"**Final Answer**\n\\boxed{{{answer}}}")

@@ -234,9 +234,6 @@ class MarkerScan:
         self.starts = [start for _, start, _ in found]
         """Where marker strings start, in order (with or without letters around them)."""
         self._found = [(start, end, rank[index]) for index, start, end in found]
-        self._modes: dict[tuple[int, int], Mode | None] = {}
-        """Modes asked for before: segmentation asks for a sentence's, then classification often for
-        the same span as a one-sentence step."""
 
     def any_in(self, start: int, end: int) -> bool:
         """Whether a marker string starts in [start, end)."""
@@ -245,14 +242,10 @@ class MarkerScan:
 
     def mode(self, start: int, end: int) -> Mode | None:
         """marker_mode(text[start:end]), from the occurrences found."""
-        if not self.any_in(start, end):
-            return None
-        if (start, end) not in self._modes:
-            self._modes[start, end] = self.mode_holding(start, end)
-        return self._modes[start, end]
+        return self.mode_holding(start, end) if self.any_in(start, end) else None
 
     def mode_holding(self, start: int, end: int) -> Mode | None:
-        """`mode(start, end)` for a span known to hold a marker string, not cached (asked once).
+        """`mode(start, end)` for a span known to hold a marker string.
 
         Only markers that would beat the best found so far are checked. Where the opening ends is
         found (a regex search) only for a marker after its first character: a marker string holds no

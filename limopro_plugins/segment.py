@@ -76,36 +76,78 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[i
     return list(itertools.pairwise(_sentence_cuts(text, start, len(text) if end is None else end)))
 
 
-def _one_sentence(text: str, start: int, end: int) -> bool:
-    """Whether text[start:end] is one sentence: its first sentence break, if any, ends at `end`. One
-    search, no sentence list: most paragraphs that hold a marker string are one sentence."""
+def _several_sentences(text: str, start: int, end: int) -> list[int] | None:
+    """`_sentence_cuts(text, start, end)` if text[start:end] has several sentences, else None. One search
+    settles the one-sentence case (most paragraphs that hold a marker string in the benchmark, none in
+    the bundled sample); otherwise the search goes on from the first break."""
     first = _SENTENCE_BREAK.search(text, start, end)
-    return first is None or first.end() == end
+    if first is None or first.end() == end:
+        return None
+    if text[start] == "\n":  # the first break is that line break, which cuts nothing
+        return _sentence_cuts(text, start, end)
+    cuts = [start, first.end(), *map(re.Match.end, _SENTENCE_BREAK.finditer(text, first.end(), end))]
+    if cuts[-1] < end:
+        cuts.append(end)
+    return cuts
+
+
+def _opening_ends_inside(text: str, start: int, end: int) -> bool:
+    """Whether the opening of a sentence text[start:end] (see `classify.opening`) ends before the
+    sentence does, at a sentence end or at the 160-character cap, so that a step starting with this
+    sentence has the same opening, and so the same mode. True when the sentence's break holds a line
+    break or its punctuation is followed by whitespace (no closing quote or bracket between)."""
+    sentence = text[start:end]
+    body = sentence.rstrip()
+    return "\n" in sentence[len(body):] or body.endswith((".", "!", "?"))
+
+
+def _sentence_steps(text: str, scan: MarkerScan, cuts: list[int]) -> list[tuple[int, int, Mode | None]]:
+    """The steps (start, end, rule mode) of a paragraph of several sentences (`cuts`: where they start,
+    then the paragraph's end).
+
+    Only a sentence holding a marker string can be functional, so only those are classified; after a
+    functional sentence only the sentences up to the first that resumes forward reasoning (or the next
+    functional one) are read; and a step's own mode is looked for only where it holds a marker string
+    (a step of one sentence has that sentence's)."""
+    starts, mode_of = scan.starts, scan.mode_holding
+    bisect_left, bisect_right = bisect.bisect_left, bisect.bisect_right
+    lo = bisect_left(starts, cuts[0])
+    sentence_modes: dict[int, Mode | None] = {}
+    functional = []  # the functional sentences, in order (the marker strings are in order)
+    for offset in starts[lo:bisect_left(starts, cuts[-1], lo)]:
+        i = bisect_right(cuts, offset) - 1
+        if i not in sentence_modes:
+            sentence_modes[i] = mode = mode_of(cuts[i], cuts[i + 1])
+            if mode is not None:
+                functional.append(i)
+    last = len(cuts) - 1  # the number of sentences
+    firsts = [0]  # each step's first sentence
+    for i, following in zip(functional, [*functional[1:], last]):
+        if i:
+            firsts.append(i)
+        for k in range(i + 1, following):
+            if _RESUME.match(text, cuts[k], cuts[k + 1]):
+                firsts.append(k)
+                break
+    firsts.append(last)
+    steps = []
+    for a, b in itertools.pairwise(firsts):
+        start, end = cuts[a], cuts[b]
+        if b == a + 1 or (a in sentence_modes and _opening_ends_inside(text, start, cuts[a + 1])):
+            mode = sentence_modes.get(a)
+        else:
+            i = bisect_left(starts, start, lo)
+            mode = mode_of(start, end) if i < len(starts) and starts[i] < end else None
+        steps.append((start, end, mode))
+    return steps
 
 
 def _paragraph_steps(text: str, scan: MarkerScan, start: int, end: int) -> list[int]:
-    """The step bounds of the paragraph text[start:end] (its start, where later steps start, its end).
-
-    Only a sentence holding a marker string can be functional, so the modes of the others are never
-    asked for; and after each functional sentence only the sentences up to the first that resumes
-    forward reasoning (or the next functional one) are read."""
-    if _one_sentence(text, start, end):
+    """The step bounds of the paragraph text[start:end] (its start, where later steps start, its end)."""
+    cuts = _several_sentences(text, start, end)
+    if cuts is None:
         return [start, end]
-    cuts = _sentence_cuts(text, start, end)
-    last = len(cuts) - 1  # the number of sentences
-    markers = scan.starts[bisect.bisect_left(scan.starts, start):bisect.bisect_left(scan.starts, end)]
-    holding = sorted({bisect.bisect_right(cuts, offset) - 1 for offset in markers})
-    functional = [i for i in holding if scan.mode(cuts[i], cuts[i + 1]) is not None]
-    bounds = [start]
-    for i, following in zip(functional, [*functional[1:], last]):
-        if i:
-            bounds.append(cuts[i])
-        for k in range(i + 1, following):
-            if _RESUME.match(text, cuts[k], cuts[k + 1]):
-                bounds.append(cuts[k])
-                break
-    bounds.append(end)
-    return bounds
+    return [*(a for a, _, _ in _sentence_steps(text, scan, cuts)), end]
 
 
 def _holding(offsets: list[int], starts: list[int]) -> list[int]:
@@ -147,15 +189,13 @@ def rule_steps(reasoning: str) -> tuple[int, list[tuple[int, int, Mode]]]:
         k = bisect_right(edges, markers[i]) - 1
         start, end = edges[k], edges[k + 1]
         i = bisect_left(markers, end, i)
-        if _one_sentence(reasoning, start, end):  # so one step, whose mode is asked for once
+        cuts = _several_sentences(reasoning, start, end)
+        if cuts is None:  # one sentence, so one step
             mode = mode_holding(start, end)
             if mode is not None:
                 add((start, end, mode))
             continue
-        inner = _paragraph_steps(reasoning, scan, start, end)
-        n_steps += len(inner) - 2
-        for a, b in itertools.pairwise(inner):
-            mode = scan.mode(a, b)
-            if mode is not None:
-                add((a, b, mode))
+        steps = _sentence_steps(reasoning, scan, cuts)
+        n_steps += len(steps) - 1
+        functional += [step for step in steps if step[2] is not None]
     return n_steps, functional
