@@ -207,7 +207,7 @@ def _automata() -> tuple[ahocorasick_rs.AhoCorasick, ahocorasick_rs.BytesAhoCora
             for string in expand(pattern):
                 rank.setdefault(string, position)
     strings = list(rank)
-    for string in strings:  # what MarkerScan.mode_holding relies on for a marker at a step's head
+    for string in strings:  # what MarkerScan.mode relies on for a marker at a step's head
         if any(char in string for char in ".!\n") or "?" in string[:-1]:
             raise ValueError(f"marker string {string!r}: only its last character may end a sentence (?)")
     dfa = ahocorasick_rs.Implementation.DFA
@@ -235,22 +235,15 @@ class MarkerScan:
         """Where marker strings start, in order (with or without letters around them)."""
         self._found = [(start, end, rank[index]) for index, start, end in found]
 
-    def any_in(self, start: int, end: int) -> bool:
-        """Whether a marker string starts in [start, end)."""
-        i = bisect.bisect_left(self.starts, start)
-        return i < len(self.starts) and self.starts[i] < end
-
     def mode(self, start: int, end: int) -> Mode | None:
-        """marker_mode(text[start:end]), from the occurrences found."""
-        return self.mode_holding(start, end) if self.any_in(start, end) else None
-
-    def mode_holding(self, start: int, end: int) -> Mode | None:
-        """`mode(start, end)` for a span known to hold a marker string.
+        """marker_mode(text[start:end]), from the occurrences found.
 
         Only markers that would beat the best found so far are checked. Where the opening ends is
         found (a regex search) only for a marker after its first character: a marker string holds no
         sentence end before its last character (see `_automata`), so one at the head lies inside the
         opening whenever it ends within OPENING_CHARS and the span."""
+        if start >= end:
+            return None
         text, folded, found = self.text, self._folded, self._found
         head = _LEADING_SPACE.match(text, start, end).end() if text[start].isspace() else start
         cap = head + OPENING_CHARS if head + OPENING_CHARS < end else end

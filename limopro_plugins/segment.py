@@ -109,7 +109,7 @@ def _sentence_steps(text: str, scan: MarkerScan, cuts: list[int]) -> list[tuple[
     functional sentence only the sentences up to the first that resumes forward reasoning (or the next
     functional one) are read; and a step's own mode is looked for only where it holds a marker string
     (a step of one sentence has that sentence's)."""
-    starts, mode_of = scan.starts, scan.mode_holding
+    starts, mode_of = scan.starts, scan.mode
     bisect_left, bisect_right = bisect.bisect_left, bisect.bisect_right
     lo = bisect_left(starts, cuts[0])
     sentence_modes: dict[int, Mode | None] = {}
@@ -183,7 +183,7 @@ def rule_steps(reasoning: str) -> tuple[int, list[tuple[int, int, Mode]]]:
     functional: list[tuple[int, int, Mode]] = []
     # a few names bound once: this loop runs for every marked paragraph of every evaluated response
     markers, bisect_left, bisect_right = scan.starts, bisect.bisect_left, bisect.bisect_right
-    mode_holding, add = scan.mode_holding, functional.append
+    mode_of, add = scan.mode, functional.append
     i = 0
     while i < len(markers):  # paragraph by paragraph, from each one's first marker string to the next's
         k = bisect_right(edges, markers[i]) - 1
@@ -191,7 +191,7 @@ def rule_steps(reasoning: str) -> tuple[int, list[tuple[int, int, Mode]]]:
         i = bisect_left(markers, end, i)
         cuts = _several_sentences(reasoning, start, end)
         if cuts is None:  # one sentence, so one step
-            mode = mode_holding(start, end)
+            mode = mode_of(start, end)
             if mode is not None:
                 add((start, end, mode))
             continue
