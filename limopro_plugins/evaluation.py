@@ -210,12 +210,10 @@ def metric_list() -> list[dict[str, Any]]:
 
 def pattern_metrics(found: Sequence[Profile]) -> dict[str, Any]:
     """Per-question items of the reasoning-pattern metrics (aggregated over samples)."""
+    shares = [p.shares() for p in found]
     items: dict[str, Any] = {"steps": [p.steps for p in found]}
-    # Profile.shares, per mode over all samples: a response without tokens has every mode's tokens 0,
-    # so dividing by 1 gives its shares 0.0
-    totals = [sum(p.mode_tokens.values()) or 1 for p in found]
     for name in MODE_NAMES:
-        items[f"share_{name}"] = [p.mode_tokens[name] / total for p, total in zip(found, totals)]
+        items[f"share_{name}"] = [s[name] for s in shares]
     items["think_rate"] = [int(p.think_tokens is not None) for p in found]
     items["think_tok"] = [p.think_tokens for p in found if p.think_tokens is not None]
     items["answer_tok"] = [p.answer_tokens for p in found if p.answer_tokens is not None]

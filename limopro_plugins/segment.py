@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from limopro_plugins.classify import MarkerScan, Mode
@@ -85,10 +86,8 @@ def _several_sentences(text: str, start: int, end: int) -> list[int] | None:
         return None
     if text[start] == "\n":  # the first break is that line break, which cuts nothing
         return _sentence_cuts(text, start, end)
-    cuts = [start, first.end(), *map(re.Match.end, _SENTENCE_BREAK.finditer(text, first.end(), end))]
-    if cuts[-1] < end:
-        cuts.append(end)
-    return cuts
+    # a break ends before a character that is not whitespace, so the rest never starts with a line break
+    return [start, *_sentence_cuts(text, first.end(), end)]
 
 
 def _opening_ends_inside(text: str, start: int, end: int) -> bool:
@@ -136,8 +135,7 @@ def _sentence_steps(text: str, scan: MarkerScan, cuts: list[int]) -> list[tuple[
         if b == a + 1 or (a in sentence_modes and _opening_ends_inside(text, start, cuts[a + 1])):
             mode = sentence_modes.get(a)
         else:
-            i = bisect_left(starts, start, lo)
-            mode = mode_of(start, end) if i < len(starts) and starts[i] < end else None
+            mode = mode_of(start, end)
         steps.append((start, end, mode))
     return steps
 
@@ -150,9 +148,14 @@ def _paragraph_steps(text: str, scan: MarkerScan, start: int, end: int) -> list[
     return [*(a for a, _, _ in _sentence_steps(text, scan, cuts)), end]
 
 
-def _holding(offsets: list[int], starts: list[int]) -> list[int]:
-    """Indices of the pieces (given by their sorted start offsets) that hold one of `offsets`, in order."""
-    return sorted({bisect.bisect_right(starts, offset) - 1 for offset in offsets})
+def _marked_paragraphs(markers: list[int], edges: list[int]) -> Iterator[int]:
+    """The indices of the paragraphs (`edges`: their starts, then the text's end) that hold one of the
+    sorted `markers`, in order: two bisections per such paragraph, whatever its number of markers."""
+    i = 0
+    while i < len(markers):
+        k = bisect.bisect_right(edges, markers[i]) - 1
+        yield k
+        i = bisect.bisect_left(markers, edges[k + 1], i)
 
 
 def _split_marked(reasoning: str) -> tuple[MarkerScan, list[int], list[tuple[int, list[int]]]]:
@@ -161,7 +164,7 @@ def _split_marked(reasoning: str) -> tuple[MarkerScan, list[int], list[tuple[int
     scan = MarkerScan(reasoning)
     edges = [*paragraph_starts(reasoning), len(reasoning)]
     marked = [(k, _paragraph_steps(reasoning, scan, edges[k], edges[k + 1]))
-              for k in _holding(scan.starts, edges)]
+              for k in _marked_paragraphs(scan.starts, edges)]
     return scan, edges, marked
 
 
@@ -181,14 +184,9 @@ def rule_steps(reasoning: str) -> tuple[int, list[tuple[int, int, Mode]]]:
     edges = [*paragraph_starts(reasoning), len(reasoning)]
     n_steps = len(edges) - 1
     functional: list[tuple[int, int, Mode]] = []
-    # a few names bound once: this loop runs for every marked paragraph of every evaluated response
-    markers, bisect_left, bisect_right = scan.starts, bisect.bisect_left, bisect.bisect_right
-    mode_of, add = scan.mode, functional.append
-    i = 0
-    while i < len(markers):  # paragraph by paragraph, from each one's first marker string to the next's
-        k = bisect_right(edges, markers[i]) - 1
+    mode_of, add = scan.mode, functional.append  # bound once: the loop runs for every marked paragraph
+    for k in _marked_paragraphs(scan.starts, edges):
         start, end = edges[k], edges[k + 1]
-        i = bisect_left(markers, end, i)
         cuts = _several_sentences(reasoning, start, end)
         if cuts is None:  # one sentence, so one step
             mode = mode_of(start, end)
