@@ -207,9 +207,11 @@ def _automata() -> tuple[ahocorasick_rs.AhoCorasick, ahocorasick_rs.BytesAhoCora
             for string in expand(pattern):
                 rank.setdefault(string, position)
     strings = list(rank)
-    for string in strings:  # what MarkerScan.mode relies on for a marker at a step's head
+    for string in strings:  # what MarkerScan.mode and segment rely on
         if any(char in string for char in ".!\n") or "?" in string[:-1]:
             raise ValueError(f"marker string {string!r}: only its last character may end a sentence (?)")
+        if not "a" <= string[0] <= "z":
+            raise ValueError(f"marker string {string!r}: it must start with a letter (a-z)")
     dfa = ahocorasick_rs.Implementation.DFA
     return (ahocorasick_rs.AhoCorasick(strings, implementation=dfa),
             ahocorasick_rs.BytesAhoCorasick([s.encode() for s in strings], implementation=dfa),
@@ -242,14 +244,19 @@ class MarkerScan:
         found (a regex search) only for a marker after its first character: a marker string holds no
         sentence end before its last character (see `_automata`), so one at the head lies inside the
         opening whenever it ends within OPENING_CHARS and the span."""
-        if start >= end:
+        starts = self.starts
+        i = bisect.bisect_left(starts, start)
+        if i == len(starts) or starts[i] >= end:  # no marker string in the span (or it is empty)
             return None
         text, folded, found = self.text, self._folded, self._found
-        head = _LEADING_SPACE.match(text, start, end).end() if text[start].isspace() else start
+        head = start
+        if text[start].isspace():
+            head = _LEADING_SPACE.match(text, start, end).end()
+            i = bisect.bisect_left(starts, head, i)
         cap = head + OPENING_CHARS if head + OPENING_CHARS < end else end
         head_end = -1  # not searched yet
         best = _NO_MODE
-        for m_start, m_end, rank in itertools.islice(found, bisect.bisect_left(self.starts, head), None):
+        for m_start, m_end, rank in itertools.islice(found, i, None):
             if m_start >= cap:
                 break
             if rank >= best or m_end > cap:

@@ -10,8 +10,8 @@ sentence. The rule-based grouping here follows the signals that LLM used:
 Every character belongs to exactly one step (whitespace goes with the text before it), so joining the
 steps gives back the reasoning byte for byte.
 
-Only paragraphs holding a marker string need their sentences: one `MarkerScan` of the text finds those,
-and every other paragraph is one step. `rule_steps` counts the steps and gives the functional ones with
+Only sentences holding a marker string can start a functional step: one `MarkerScan` of the text finds
+the marker strings, only the sentences around them are located, and every other paragraph is one step. `rule_steps` counts the steps and gives the functional ones with
 their rule modes from the same scan, without locating the progressive steps (what evaluation needs).
 """
 
@@ -33,11 +33,14 @@ PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*")
 # the regex engine then skips ahead to the candidates (. ! ? or a line break), about 2x faster than
 # trying each alternative at every character.
 _SENTENCE_BREAK = re.compile(r"[.!?\n](?:(?<=[.!?])[\"')\]*]*[ \t]+(?=[^\sa-z])|(?<=\n)\s*)")
-_RESUME = re.compile(
-    r"\s*(?:so|now|next|then|therefore|thus|hence|okay|ok|alright|all right|moving on|first|second|"
-    r"finally|putting (?:it|this) together|back to)\b",
-    re.IGNORECASE,
-)
+_RESUME_WORDS = (r"so|now|next|then|therefore|thus|hence|okay|ok|alright|all right|moving on|first|second|"
+                 r"finally|putting (?:it|this) together|back to")
+_RESUME = re.compile(rf"\s*(?:{_RESUME_WORDS})\b", re.IGNORECASE)
+"""A sentence that resumes forward reasoning (matched at the sentence's start)."""
+_RESUMING_BREAK = re.compile(rf"{_SENTENCE_BREAK.pattern}(?=(?i:{_RESUME_WORDS})\b)")
+"""A sentence break followed by a sentence that resumes: one search finds the first resuming sentence
+after a functional one. The break took the whitespace after it, so the leading whitespace `_RESUME`
+allows is never there; only the resume words ignore case (the break's look-ahead must not)."""
 
 
 @dataclass(frozen=True)
@@ -61,118 +64,100 @@ def paragraph_starts(text: str) -> list[int]:
     return [0, *ends]
 
 
-def _sentence_cuts(text: str, start: int, end: int) -> list[int]:
-    """Where the sentences of text[start:end] start, then `end`: cut after every sentence break, except
-    a line break right at `start` (the text before it would be empty)."""
-    cuts = [start, *map(re.Match.end, _SENTENCE_BREAK.finditer(text, start, end))]
-    if len(cuts) > 1 and text[start] == "\n":  # the first break is that line break
-        del cuts[1]
-    if cuts[-1] < end:
-        cuts.append(end)
-    return cuts
+def _sentence_start(text: str, cursor: int, marker: int, paragraph: int) -> int:
+    """Where the sentence holding `marker` starts, given a sentence start `cursor` before it: after the
+    last sentence break between them. A break never holds a marker's first character (a letter), so one
+    ending at the marker is seen by the search up to the character after it (its look-ahead's). A line
+    break right at the paragraph's start cuts nothing (the text before it would be empty)."""
+    start = cursor
+    for found in _SENTENCE_BREAK.finditer(text, cursor, marker + 1):
+        if found.start() != paragraph or text[paragraph] != "\n":
+            start = found.end()
+    return start
 
 
-def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """[start, end) offsets of the sentences of text[start:end]."""
-    return list(itertools.pairwise(_sentence_cuts(text, start, len(text) if end is None else end)))
+Sentence = tuple[int, Mode | None, bool]
+"""A classified sentence: its end, its mode, and whether its opening (see `classify.opening`) ends
+inside it, at a sentence end: then a step starting with it has the same opening, so the same mode."""
 
 
-def _several_sentences(text: str, start: int, end: int) -> list[int] | None:
-    """`_sentence_cuts(text, start, end)` if text[start:end] has several sentences, else None. One search
-    settles the one-sentence case (most paragraphs that hold a marker string in the benchmark, none in
-    the bundled sample); otherwise the search goes on from the first break."""
-    first = _SENTENCE_BREAK.search(text, start, end)
-    if first is None or first.end() == end:
-        return None
-    if text[start] == "\n":  # the first break is that line break, which cuts nothing
-        return _sentence_cuts(text, start, end)
-    # a break ends before a character that is not whitespace, so the rest never starts with a line break
-    return [start, *_sentence_cuts(text, first.end(), end)]
+def _step(scan: MarkerScan, start: int, end: int, first: Sentence | None) -> tuple[int, int, Mode | None]:
+    """The step text[start:end] with its mode: its first sentence's where that sentence is all of it or
+    holds its opening, else from the scan."""
+    if first is not None and (first[0] == end or first[2]):
+        return start, end, first[1]
+    return start, end, scan.mode(start, end)
 
 
-def _opening_ends_inside(text: str, start: int, end: int) -> bool:
-    """Whether the opening of a sentence text[start:end] (see `classify.opening`) ends before the
-    sentence does, at a sentence end or at the 160-character cap, so that a step starting with this
-    sentence has the same opening, and so the same mode. True when the sentence's break holds a line
-    break or its punctuation is followed by whitespace (no closing quote or bracket between)."""
-    sentence = text[start:end]
-    body = sentence.rstrip()
-    return "\n" in sentence[len(body):] or body.endswith((".", "!", "?"))
+def _paragraph_steps(text: str, scan: MarkerScan, start: int, end: int, first: int, last: int,
+                     ) -> list[tuple[int, int, Mode | None]]:
+    """The steps (start, end, rule mode) of the paragraph text[start:end], whose marker strings are
+    `scan.starts[first:last]`.
 
-
-def _sentence_steps(text: str, scan: MarkerScan, cuts: list[int]) -> list[tuple[int, int, Mode | None]]:
-    """The steps (start, end, rule mode) of a paragraph of several sentences (`cuts`: where they start,
-    then the paragraph's end).
-
-    Only a sentence holding a marker string can be functional, so only those are classified; after a
-    functional sentence only the sentences up to the first that resumes forward reasoning (or the next
-    functional one) are read; and a step's own mode is looked for only where it holds a marker string
-    (a step of one sentence has that sentence's)."""
+    Only a sentence holding a marker string can be functional, so only those sentences are located
+    (from the marker on: a search back to the sentence's start, one forward to its end) and classified.
+    After a functional sentence one search finds the first sentence that resumes forward reasoning; it
+    starts a step unless a functional sentence comes first. No other sentence is ever cut out, so a
+    paragraph costs a few regex calls per sentence holding a marker, whatever its length."""
     starts, mode_of = scan.starts, scan.mode
-    bisect_left, bisect_right = bisect.bisect_left, bisect.bisect_right
-    lo = bisect_left(starts, cuts[0])
-    sentence_modes: dict[int, Mode | None] = {}
-    functional = []  # the functional sentences, in order (the marker strings are in order)
-    for offset in starts[lo:bisect_left(starts, cuts[-1], lo)]:
-        i = bisect_right(cuts, offset) - 1
-        if i not in sentence_modes:
-            sentence_modes[i] = mode = mode_of(cuts[i], cuts[i + 1])
-            if mode is not None:
-                functional.append(i)
-    last = len(cuts) - 1  # the number of sentences
-    firsts = [0]  # each step's first sentence
-    for i, following in zip(functional, [*functional[1:], last]):
-        if i:
-            firsts.append(i)
-        for k in range(i + 1, following):
-            if _RESUME.match(text, cuts[k], cuts[k + 1]):
-                firsts.append(k)
-                break
-    firsts.append(last)
     steps = []
-    for a, b in itertools.pairwise(firsts):
-        start, end = cuts[a], cuts[b]
-        if b == a + 1 or (a in sentence_modes and _opening_ends_inside(text, start, cuts[a + 1])):
-            mode = sentence_modes.get(a)
-        else:
-            mode = mode_of(start, end)
-        steps.append((start, end, mode))
+    step, opener = start, None  # the open step's start, and its first sentence where that was classified
+    cursor, resumes = start, -1  # a sentence start before the next marker; a resuming sentence's start
+    i = first
+    while i < last:
+        marker = starts[i]
+        if 0 <= resumes <= marker:  # no functional sentence came before the resuming one
+            steps.append(_step(scan, step, resumes, opener))
+            step, opener, cursor, resumes = resumes, None, resumes, -1
+        s_start = cursor if marker == cursor else _sentence_start(text, cursor, marker, start)
+        found = _SENTENCE_BREAK.search(text, marker, end)
+        s_end = found.end() if found else end
+        mode = mode_of(s_start, s_end)
+        if mode is not None or s_start == step:
+            if s_start > step:
+                steps.append(_step(scan, step, s_start, opener))
+                step = s_start
+            # a break with a line break, or punctuation right before whitespace, ends the opening
+            opener = (s_end, mode, found is not None and (text[found.start()] == "\n" or
+                                                          text[found.start() + 1] in " \t"))
+        if mode is not None:
+            resuming = _RESUMING_BREAK.search(text, found.start(), end) if s_end < end else None
+            resumes = resuming.end() if resuming else -1
+        cursor = s_end
+        i = bisect.bisect_left(starts, s_end, i + 1, last)
+    if resumes >= 0:
+        steps.append(_step(scan, step, resumes, opener))
+        step, opener = resumes, None
+    steps.append(_step(scan, step, end, opener))
     return steps
 
 
-def _paragraph_steps(text: str, scan: MarkerScan, start: int, end: int) -> list[int]:
-    """The step bounds of the paragraph text[start:end] (its start, where later steps start, its end)."""
-    cuts = _several_sentences(text, start, end)
-    if cuts is None:
-        return [start, end]
-    return [*(a for a, _, _ in _sentence_steps(text, scan, cuts)), end]
-
-
-def _marked_paragraphs(markers: list[int], edges: list[int]) -> Iterator[int]:
-    """The indices of the paragraphs (`edges`: their starts, then the text's end) that hold one of the
-    sorted `markers`, in order: two bisections per such paragraph, whatever its number of markers."""
+def _marked_paragraphs(markers: list[int], edges: list[int]) -> Iterator[tuple[int, int, int]]:
+    """The paragraphs (`edges`: their starts, then the text's end) that hold one of the sorted `markers`,
+    in order, as (paragraph index, its first marker's index, the index after its last): two
+    bisections per such paragraph, whatever its number of markers."""
     i = 0
     while i < len(markers):
         k = bisect.bisect_right(edges, markers[i]) - 1
-        yield k
-        i = bisect.bisect_left(markers, edges[k + 1], i)
+        j = bisect.bisect_left(markers, edges[k + 1], i)
+        yield k, i, j
+        i = j
 
 
-def _split_marked(reasoning: str) -> tuple[MarkerScan, list[int], list[tuple[int, list[int]]]]:
-    """The marker scan, the paragraph edges (starts, then len(reasoning)), and for each paragraph that
-    holds a marker string its index and step bounds; every other paragraph is one step."""
+def _marked_steps(reasoning: str) -> tuple[list[int], Iterator[tuple[int, list[tuple[int, int, Mode | None]]]]]:
+    """The paragraph edges of `reasoning` (starts, then its end), and for each paragraph that holds a
+    marker string its index and steps; every other paragraph is one progressive step."""
     scan = MarkerScan(reasoning)
     edges = [*paragraph_starts(reasoning), len(reasoning)]
-    marked = [(k, _paragraph_steps(reasoning, scan, edges[k], edges[k + 1]))
-              for k in _marked_paragraphs(scan.starts, edges)]
-    return scan, edges, marked
+    return edges, ((k, _paragraph_steps(reasoning, scan, edges[k], edges[k + 1], i, j))
+                   for k, i, j in _marked_paragraphs(scan.starts, edges))
 
 
 def segment(reasoning: str) -> list[Step]:
     """Group the sentences of `reasoning` into steps (see the module docstring for the rules)."""
-    _, bounds, marked = _split_marked(reasoning)
-    for k, inner in reversed(marked):
-        bounds[k:k + 2] = inner
+    bounds, marked = _marked_steps(reasoning)
+    for k, steps in reversed(list(marked)):
+        bounds[k:k + 2] = [*(a for a, _, _ in steps), bounds[k + 1]]
     return [Step(reasoning[a:b], a, b) for a, b in itertools.pairwise(bounds)]
 
 
@@ -180,20 +165,10 @@ def rule_steps(reasoning: str) -> tuple[int, list[tuple[int, int, Mode]]]:
     """How many steps `segment` makes of `reasoning`, and the functional ones as (start, end, mode) by
     `RuleClassifier`, from one marker scan. Evaluation counts tokens per mode, so it never needs the
     progressive steps (most of a response) one by one, nor the steps' strings."""
-    scan = MarkerScan(reasoning)
-    edges = [*paragraph_starts(reasoning), len(reasoning)]
+    edges, marked = _marked_steps(reasoning)
     n_steps = len(edges) - 1
     functional: list[tuple[int, int, Mode]] = []
-    mode_of, add = scan.mode, functional.append  # bound once: the loop runs for every marked paragraph
-    for k in _marked_paragraphs(scan.starts, edges):
-        start, end = edges[k], edges[k + 1]
-        cuts = _several_sentences(reasoning, start, end)
-        if cuts is None:  # one sentence, so one step
-            mode = mode_of(start, end)
-            if mode is not None:
-                add((start, end, mode))
-            continue
-        steps = _sentence_steps(reasoning, scan, cuts)
+    for _, steps in marked:
         n_steps += len(steps) - 1
         functional += [step for step in steps if step[2] is not None]
     return n_steps, functional

@@ -26,11 +26,11 @@ from limopro_plugins.classify import (
 )
 from limopro_plugins.segment import (
     _RESUME,
+    _SENTENCE_BREAK,
     PARAGRAPH_BREAK,
     paragraph_starts,
     rule_steps,
     segment,
-    sentences,
 )
 
 CHAIN = (
@@ -66,6 +66,15 @@ def test_segmentation_is_deterministic_and_splits_at_markers() -> None:
         "Hmm, this is wrong: 2.5 times 4 is 10, which is fine.\n\n",
         "So the answer is 10.\n",
     ]
+
+
+def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """[start, end) offsets of the sentences of text[start:end] as `segment` cuts them: after every
+    `_SENTENCE_BREAK`, except a line break right at `start` (the text before it would be empty)."""
+    end = len(text) if end is None else end
+    cuts = [start, *(m.end() for m in _SENTENCE_BREAK.finditer(text, start, end)
+                     if m.start() > start or text[start] != "\n")]
+    return list(itertools.pairwise(cuts if cuts[-1] == end else [*cuts, end]))
 
 
 def test_sentences_keep_decimals_and_abbreviations_whole() -> None:
