@@ -235,7 +235,8 @@ class MarkerScan:
         found.sort(key=itemgetter(1))
         self.starts = [start for _, start, _ in found]
         """Where marker strings start, in order (with or without letters around them)."""
-        self._found = [(start, end, rank[index]) for index, start, end in found]
+        self._found = found
+        self._rank = rank
 
     def mode(self, start: int, end: int) -> Mode | None:
         """marker_mode(text[start:end]), from the occurrences found.
@@ -248,7 +249,7 @@ class MarkerScan:
         i = bisect.bisect_left(starts, start)
         if i == len(starts) or starts[i] >= end:  # no marker string in the span (or it is empty)
             return None
-        text, folded, found = self.text, self._folded, self._found
+        text, folded, found, ranks = self.text, self._folded, self._found, self._rank
         head = start
         if text[start].isspace():
             head = _LEADING_SPACE.match(text, start, end).end()
@@ -256,9 +257,10 @@ class MarkerScan:
         cap = head + OPENING_CHARS if head + OPENING_CHARS < end else end
         head_end = -1  # not searched yet
         best = _NO_MODE
-        for m_start, m_end, rank in itertools.islice(found, i, None):
+        for index, m_start, m_end in itertools.islice(found, i, None):
             if m_start >= cap:
                 break
+            rank = ranks[index]
             if rank >= best or m_end > cap:
                 continue
             if m_start == head:

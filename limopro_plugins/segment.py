@@ -144,19 +144,19 @@ def _marked_paragraphs(markers: list[int], edges: list[int]) -> Iterator[tuple[i
         i = j
 
 
-def _marked_steps(reasoning: str) -> tuple[list[int], Iterator[tuple[int, list[tuple[int, int, Mode | None]]]]]:
+def _marked_steps(reasoning: str) -> tuple[list[int], list[tuple[int, list[tuple[int, int, Mode | None]]]]]:
     """The paragraph edges of `reasoning` (starts, then its end), and for each paragraph that holds a
     marker string its index and steps; every other paragraph is one progressive step."""
     scan = MarkerScan(reasoning)
     edges = [*paragraph_starts(reasoning), len(reasoning)]
-    return edges, ((k, _paragraph_steps(reasoning, scan, edges[k], edges[k + 1], i, j))
-                   for k, i, j in _marked_paragraphs(scan.starts, edges))
+    return edges, [(k, _paragraph_steps(reasoning, scan, edges[k], edges[k + 1], i, j))
+                   for k, i, j in _marked_paragraphs(scan.starts, edges)]
 
 
 def segment(reasoning: str) -> list[Step]:
     """Group the sentences of `reasoning` into steps (see the module docstring for the rules)."""
     bounds, marked = _marked_steps(reasoning)
-    for k, steps in reversed(list(marked)):
+    for k, steps in reversed(marked):
         bounds[k:k + 2] = [*(a for a, _, _ in steps), bounds[k + 1]]
     return [Step(reasoning[a:b], a, b) for a, b in itertools.pairwise(bounds)]
 
@@ -170,5 +170,7 @@ def rule_steps(reasoning: str) -> tuple[int, list[tuple[int, int, Mode]]]:
     functional: list[tuple[int, int, Mode]] = []
     for _, steps in marked:
         n_steps += len(steps) - 1
-        functional += [step for step in steps if step[2] is not None]
+        for step in steps:
+            if step[2] is not None:
+                functional.append(step)
     return n_steps, functional

@@ -245,6 +245,16 @@ def test_a_marker_ending_a_sentence_inside_is_refused(monkeypatch: pytest.Monkey
             classify._automata.__wrapped__()
 
 
+def test_a_marker_not_starting_with_a_letter_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """segment finds a marker's sentence by searching for breaks up to the marker's first character,
+    which no break may hold: exact only while every marker string starts with a letter."""
+    for bad in (r"\(wait", r" hold on", r"'tis wrong"):
+        markers = {**_MARKERS, Mode.VERIFICATION: (*_MARKERS[Mode.VERIFICATION], bad)}
+        monkeypatch.setattr(classify, "_MARKERS", markers)
+        with pytest.raises(ValueError, match="must start with a letter"):
+            classify._automata.__wrapped__()
+
+
 def test_fold_equals_ignorecase_matching_for_every_character() -> None:
     """A character matches a marker character (or [a-z]) under re.IGNORECASE exactly when its fold is it."""
     every = "".join(chr(cp) for cp in range(sys.maxunicode + 1))
