@@ -11,8 +11,9 @@ Every character belongs to exactly one step (whitespace goes with the text befor
 steps gives back the reasoning byte for byte.
 
 Only sentences holding a marker string can start a functional step: one `MarkerScan` of the text finds
-the marker strings, only the sentences around them are located, and every other paragraph is one step. `rule_steps` counts the steps and gives the functional ones with
-their rule modes from the same scan, without locating the progressive steps (what evaluation needs).
+the marker strings, only the sentences around them are located, and every other paragraph is one step.
+`rule_steps` counts the steps and gives the functional ones with their rule modes from the same scan,
+without locating the progressive steps (what evaluation needs).
 """
 
 from __future__ import annotations
@@ -33,14 +34,13 @@ PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*")
 # the regex engine then skips ahead to the candidates (. ! ? or a line break), about 2x faster than
 # trying each alternative at every character.
 _SENTENCE_BREAK = re.compile(r"[.!?\n](?:(?<=[.!?])[\"')\]*]*[ \t]+(?=[^\sa-z])|(?<=\n)\s*)")
-_RESUME_WORDS = (r"so|now|next|then|therefore|thus|hence|okay|ok|alright|all right|moving on|first|second|"
-                 r"finally|putting (?:it|this) together|back to")
-_RESUME = re.compile(rf"\s*(?:{_RESUME_WORDS})\b", re.IGNORECASE)
-"""A sentence that resumes forward reasoning (matched at the sentence's start)."""
-_RESUMING_BREAK = re.compile(rf"{_SENTENCE_BREAK.pattern}(?=(?i:{_RESUME_WORDS})\b)")
+RESUME_WORDS = (r"so|now|next|then|therefore|thus|hence|okay|ok|alright|all right|moving on|first|second|"
+                r"finally|putting (?:it|this) together|back to")
+"""The words (a regex, any case) that open a sentence resuming forward reasoning."""
+_RESUMING_BREAK = re.compile(rf"{_SENTENCE_BREAK.pattern}(?=(?i:{RESUME_WORDS})\b)")
 """A sentence break followed by a sentence that resumes: one search finds the first resuming sentence
-after a functional one. The break took the whitespace after it, so the leading whitespace `_RESUME`
-allows is never there; only the resume words ignore case (the break's look-ahead must not)."""
+after a functional one. The break takes the whitespace after it, so the sentence opens with its word;
+only the resume words ignore case (the break's look-ahead must not)."""
 
 
 @dataclass(frozen=True)
@@ -76,12 +76,12 @@ def _sentence_start(text: str, cursor: int, marker: int, paragraph: int) -> int:
     return start
 
 
-Sentence = tuple[int, Mode | None, bool]
+_Opener = tuple[int, Mode | None, bool]
 """A classified sentence: its end, its mode, and whether its opening (see `classify.opening`) ends
 inside it, at a sentence end: then a step starting with it has the same opening, so the same mode."""
 
 
-def _step(scan: MarkerScan, start: int, end: int, first: Sentence | None) -> tuple[int, int, Mode | None]:
+def _step(scan: MarkerScan, start: int, end: int, first: _Opener | None) -> tuple[int, int, Mode | None]:
     """The step text[start:end] with its mode: its first sentence's where that sentence is all of it or
     holds its opening, else from the scan."""
     if first is not None and (first[0] == end or first[2]):

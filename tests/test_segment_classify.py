@@ -25,9 +25,9 @@ from limopro_plugins.classify import (
     opening,
 )
 from limopro_plugins.segment import (
-    _RESUME,
     _SENTENCE_BREAK,
     PARAGRAPH_BREAK,
+    RESUME_WORDS,
     paragraph_starts,
     rule_steps,
     segment,
@@ -133,6 +133,8 @@ SAMPLE = Path(__file__).resolve().parents[1] / "limopro_plugins" / "data" / "sam
 MARKER_STRINGS = sorted({s for patterns in _MARKERS.values() for p in patterns for s in expand(p)})
 
 
+RESUME = re.compile(rf"\s*(?:{RESUME_WORDS})\b", re.IGNORECASE)
+"""The definition of a sentence that resumes forward reasoning: its resume word, after any whitespace."""
 SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]*]*[ \t]+(?=[^\sa-z])|\n\s*")
 """The definition of a sentence break: after . ! ? and closing quotes/brackets, spaces before a
 character that is not lower-case; or a line break. `segment` matches from the punctuation on (faster)."""
@@ -153,7 +155,7 @@ def reference(reasoning: str) -> tuple[list[tuple[int, int]], list[Mode]]:
         for i, (s_start, s_end) in enumerate(split(reasoning, SENTENCE_BREAK, p_start, p_end)):
             sentence = reasoning[s_start:s_end]
             marked = marker_mode(sentence) is not None
-            if i == 0 or marked or (in_functional and _RESUME.match(sentence)):
+            if i == 0 or marked or (in_functional and RESUME.match(sentence)):
                 bounds.append(s_start)
                 in_functional = marked
     bounds.append(len(reasoning))
