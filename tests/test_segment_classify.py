@@ -278,6 +278,16 @@ def test_one_pass_segmentation_and_modes_equal_the_reference() -> None:
         assert rule_steps(text) == (len(steps), functional), text
 
 
+def test_a_step_whose_first_sentence_ends_in_a_quote_reads_its_own_opening() -> None:
+    """The first sentence ends in a quote break, so the step's opening runs on into the next sentence
+    and ends at the 160-character cap, right inside "waits": cut there, "wait" is a marker of the step
+    though not of its sentence. A step may keep its first sentence's mode only where that sentence's
+    opening ends inside it (found by a review: taking the sentence's mode here gave None)."""
+    text = 'Hmm xwait." A' + "b" * 142 + " waits. End."
+    assert reference(text) == ([(0, len(text))], [Mode.VERIFICATION])
+    assert rule_steps(text) == (1, [(0, len(text), Mode.VERIFICATION)])
+
+
 def test_sentences_equal_the_definition_from_any_start() -> None:
     """Also from offsets right after or at punctuation and line breaks, where the look-behind of the
     definition sees a character before the start."""
