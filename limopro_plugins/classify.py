@@ -98,6 +98,8 @@ _SENTENCE_END = re.compile(r"[.!?\n](?:(?<=\n)|(?=\s))")
 """An opening ends after . ! ? before whitespace, or at a line break. Opening with one character set lets
 the regex engine skip ahead to those characters (twice as fast as the alternation of the two cases)."""
 _LEADING_SPACE = re.compile(r"\s*")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A lone UTF-16 surrogate: not valid text (a JSON escape can still produce one)."""
 
 
 def opening(text: str) -> str:
@@ -230,8 +232,13 @@ class MarkerScan:
         self._folded = fold(text)
         on_text, on_bytes, rank = _automata()
         # ASCII text: search its bytes, whose offsets are its character offsets (a third faster)
-        found = (on_bytes.find_matches_as_indexes(self._folded.encode(), overlapping=True)
-                 if self._folded.isascii() else on_text.find_matches_as_indexes(self._folded, overlapping=True))
+        if self._folded.isascii():
+            found = on_bytes.find_matches_as_indexes(self._folded.encode(), overlapping=True)
+        else:
+            try:
+                found = on_text.find_matches_as_indexes(self._folded, overlapping=True)
+            except UnicodeEncodeError:  # a lone surrogate, which the automaton cannot take, matches no marker
+                found = on_text.find_matches_as_indexes(_SURROGATE.sub("\ufffd", self._folded), overlapping=True)
         found.sort(key=itemgetter(1))
         self.starts = [start for _, start, _ in found]
         """Where marker strings start, in order (with or without letters around them)."""

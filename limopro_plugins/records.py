@@ -13,6 +13,7 @@ gold `answer` field, when present, is scored instead.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -337,23 +338,48 @@ def _parse_line(raw: bytes) -> Any:
         text = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
         return _BadLine(text, f"not UTF-8: byte {raw[error.start]:#04x} at byte {error.start + 1} of the line")
     try:
-        return json.loads(line)
+        record = json.loads(line)
     except json.JSONDecodeError as error:
         return _BadLine(line, f"invalid JSON: {error.msg} (column {error.colno})")
+    if _SURROGATE_ESCAPE.search(line) and _holds_lone_surrogate(record):
+        return _BadLine(line, _LONE_SURROGATE)
+    return record
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""A JSON escape of a UTF-16 surrogate: one half of a character beyond U+FFFF, or alone no character.
+JSON parsers accept a lone one, but no UTF-8 file, tokenizer or marker search can take it."""
+_LONE_SURROGATE = ("a string holds an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape without its other "
+                   "half): not valid Unicode text")
+
+
+def _holds_lone_surrogate(record: Any) -> bool:
+    """Whether a parsed record holds a lone surrogate anywhere (so it cannot be written as UTF-8)."""
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _iter_json(path: Path, schema: str | None, fields: Fields) -> Iterator[tuple[int, int | None, Any]]:
+    """A record holding a lone surrogate is yielded as a _BadLine of its JSON, escapes kept as read."""
     with _open_bytes(path) as handle:
         try:
-            data = json.loads(handle.read().decode("utf-8"))
+            text = handle.read().decode("utf-8")
+            data = json.loads(text)
         except UnicodeDecodeError as error:
             raise InputError(f"{path}: not UTF-8 (byte {error.start + 1})") from error
         except json.JSONDecodeError as error:
             raise InputError(f"{path}: invalid JSON at line {error.lineno}: {error.msg}") from error
     if isinstance(data, dict):
         data = _records_of_object(data, schema, fields)
+    suspect = _SURROGATE_ESCAPE.search(text) is not None
     for index, record in enumerate(data):
-        yield index, None, record
+        if suspect and _holds_lone_surrogate(record):
+            yield index, None, _BadLine(json.dumps(record), _LONE_SURROGATE)
+        else:
+            yield index, None, record
 
 
 def _records_of_object(data: dict[str, Any], schema: str | None, fields: Fields) -> list[Any]:

@@ -89,6 +89,31 @@ def test_a_line_that_is_not_utf8_is_rejected_and_reading_goes_on(tmp_path: Path)
     assert reject["raw"] == bad.decode("utf-8", errors="backslashreplace")  # the bytes, escaped
 
 
+def test_a_lone_surrogate_escape_is_rejected_with_its_line_kept(tmp_path: Path) -> None:
+    """JSON accepts "\\ud800" but it is half a character: no UTF-8 writer, tokenizer or marker search
+    takes it. Its line is rejected with a reason and kept as read; a complete pair is one character."""
+    lone = '{"question": "What is 2+3?", "solution": "So 5. Wait, \\ud800 check.\\n\\n\\\\boxed{5}"}'
+    pair = '{"question": "What is 2+3?", "solution": "So 5 \\ud83d\\ude00.\\n\\n\\\\boxed{5}"}'
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join([lone, pair]) + "\n")
+    counts = convert_file(str(src), tmp_path / "out.jsonl", quiet=True)
+    assert (counts.written, counts.rejected) == (1, 1)
+    [reject] = [json.loads(x) for x in (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines()]
+    assert reject["line"] == 1 and "unpaired UTF-16 surrogate" in reject["reason"]
+    assert reject["raw"] == lone
+    assert "\U0001f600" in (tmp_path / "out.jsonl").read_text(encoding="utf-8")
+
+
+def test_a_lone_surrogate_in_a_json_file_is_rejected_as_its_json(tmp_path: Path) -> None:
+    records = [dict(LIMO, solution=LIMO["solution"] + " \udc00"), LIMO]
+    src = tmp_path / "in.json"
+    src.write_text(json.dumps(records))  # ASCII escapes: the file itself is valid UTF-8
+    counts = convert_file(str(src), tmp_path / "out.jsonl", quiet=True)
+    assert (counts.written, counts.rejected) == (1, 1)
+    [reject] = [json.loads(x) for x in (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines()]
+    assert reject["index"] == 0 and json.loads(reject["raw"]) == records[0]
+
+
 def test_truncated_line_reports_the_column_where_it_ends(tmp_path: Path) -> None:
     line = '{"question": "What is 2+3?", "solution": '  # cut after a colon: the value is missing
     src = write(tmp_path / "in.jsonl", [LIMO, line])

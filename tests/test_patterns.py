@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,7 @@ def test_profiles_equal_the_per_step_reference(tiny_qwen_dir: Path) -> None:
     texts += [fuzz_text(rng) for _ in range(300)]
     texts += [t[: len(t) // 2] + "</think>" + t[len(t) // 2:] for t in texts[:50]]
     assert profiles(texts, None) == [reference_profile(t, *_word_counter(t)) for t in texts]
+    texts = [t for t in texts if not re.search("[\ud800-\udfff]", t)]  # no tokenizer takes a lone surrogate
     tokenizer = AutoTokenizer.from_pretrained(tiny_qwen_dir)
     batch = tokenizer(texts, add_special_tokens=False)
     expected = []

@@ -166,8 +166,9 @@ def reference(reasoning: str) -> tuple[list[tuple[int, int]], list[Mode]]:
 
 def fuzz_text(rng: random.Random) -> str:
     """Markers in every case (and the Unicode letters IGNORECASE equates with ASCII ones), glued to
-    letters or not, around sentence and paragraph breaks, quotes, Unicode spaces, resume words, and
-    filler that pushes a marker across the 160-character opening cap."""
+    letters or not, around sentence and paragraph breaks, quotes, Unicode spaces, resume words, lone
+    surrogates (which a JSON escape can produce), and filler that pushes a marker across the
+    160-character opening cap."""
     def marker() -> str:
         text = rng.choice(MARKER_STRINGS)
         text = rng.choice([text, text.upper(), text.title(), "".join(
@@ -184,7 +185,8 @@ def fuzz_text(rng: random.Random) -> str:
         lambda: rng.choice(["So ", "so, ", "Now ", "Then ", "Next, ", "Therefore ", "OK ", "okay ", "All right ",
                             "Putting it together ", "Back to ", "First "]),
         lambda: rng.choice(["we compute", "the sum is 12", "Σ", "ς", "😀", "x", "is", "this", "That", "let",
-                            "the", "error-prone", "mistaken", "I", "me", "make", "sure", "wa", "it"]) + " ",
+                            "the", "error-prone", "mistaken", "I", "me", "make", "sure", "wa", "it",
+                            "\ud800", "x\udfff"]) + " ",
         lambda: "a" * rng.randint(140, 165) + " ",
         lambda: " " * rng.randint(0, 3),
     ]
