@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-import itertools
 import re
 from collections.abc import Sequence
 from enum import Enum
@@ -264,7 +263,8 @@ class MarkerScan:
         cap = head + OPENING_CHARS if head + OPENING_CHARS < end else end
         head_end = -1  # not searched yet
         best = _NO_MODE
-        for index, m_start, m_end in itertools.islice(found, i, None):
+        for k in range(i, len(found)):  # not islice, which would step over the i markers before
+            index, m_start, m_end = found[k]
             if m_start >= cap:
                 break
             rank = ranks[index]

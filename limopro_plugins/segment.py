@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from limopro_plugins.classify import MarkerScan, Mode
+from limopro_plugins.classify import MarkerScan, Mode, expand
 
 PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*")
 """A blank line (with the whitespace after it): Unix or Windows (\\r\\n) line ends, spaces or tabs allowed."""
@@ -41,6 +41,9 @@ _RESUMING_BREAK = re.compile(rf"{_SENTENCE_BREAK.pattern}(?=(?i:{RESUME_WORDS})\
 """A sentence break followed by a sentence that resumes: one search finds the first resuming sentence
 after a functional one. The break takes the whitespace after it, so the sentence opens with its word;
 only the resume words ignore case (the break's look-ahead must not)."""
+_RESUME_REACH = max(map(len, expand(RESUME_WORDS))) + 1
+"""How far past a sentence start the resuming-break search must read to tell a resume word (and the
+non-word character after it)."""
 
 
 @dataclass(frozen=True)
@@ -96,19 +99,27 @@ def _paragraph_steps(text: str, scan: MarkerScan, start: int, end: int, first: i
 
     Only a sentence holding a marker string can be functional, so only those sentences are located
     (from the marker on: a search back to the sentence's start, one forward to its end) and classified.
-    After a functional sentence one search finds the first sentence that resumes forward reasoning; it
-    starts a step unless a functional sentence comes first. No other sentence is ever cut out, so a
-    paragraph costs a few regex calls per sentence holding a marker, whatever its length."""
+    After a functional sentence the first sentence that resumes forward reasoning starts a step, unless
+    a functional sentence comes first. It is searched for only up to the next marker string (the next
+    functional sentence cannot start later), then on from that marker's sentence if it is not
+    functional: every character is read a bounded number of times, even in a paragraph of thousands of
+    "Wait" sentences. No other sentence is ever cut out, so a paragraph costs a few regex calls per
+    sentence holding a marker, whatever its length."""
     starts, mode_of = scan.starts, scan.mode
     steps = []
     step, opener = start, None  # the open step's start, and its first sentence where that was classified
-    cursor, resumes = start, -1  # a sentence start before the next marker; a resuming sentence's start
+    cursor = start  # a sentence start at or before the next marker
+    resume_from = -1  # after a functional sentence: where the search for a resuming sentence goes on
     i = first
     while i < last:
         marker = starts[i]
-        if 0 <= resumes <= marker:  # no functional sentence came before the resuming one
-            steps.append(_step(scan, step, resumes, opener))
-            step, opener, cursor, resumes = resumes, None, resumes, -1
+        if resume_from >= 0:
+            # a break ending at or before the marker is read whole within this reach: it never holds the
+            # marker's first character (a letter), and the resume word after it ends within the reach
+            resuming = _RESUMING_BREAK.search(text, resume_from, min(end, marker + _RESUME_REACH))
+            if resuming is not None and resuming.end() <= marker:  # so at or before the marker's sentence
+                steps.append(_step(scan, step, resuming.end(), opener))
+                step, opener, cursor, resume_from = resuming.end(), None, resuming.end(), -1
         s_start = cursor if marker == cursor else _sentence_start(text, cursor, marker, start)
         found = _SENTENCE_BREAK.search(text, marker, end)
         s_end = found.end() if found else end
@@ -120,14 +131,13 @@ def _paragraph_steps(text: str, scan: MarkerScan, start: int, end: int, first: i
             # a break with a line break, or punctuation right before whitespace, ends the opening
             opener = (s_end, mode, found is not None and (text[found.start()] == "\n" or
                                                           text[found.start() + 1] in " \t"))
-        if mode is not None:
-            resuming = _RESUMING_BREAK.search(text, found.start(), end) if s_end < end else None
-            resumes = resuming.end() if resuming else -1
+        if mode is not None or resume_from >= 0:  # search on from this sentence's break (it may resume)
+            resume_from = found.start() if s_end < end else -1
         cursor = s_end
         i = bisect.bisect_left(starts, s_end, i + 1, last)
-    if resumes >= 0:
-        steps.append(_step(scan, step, resumes, opener))
-        step, opener = resumes, None
+    if resume_from >= 0 and (resuming := _RESUMING_BREAK.search(text, resume_from, end)) is not None:
+        steps.append(_step(scan, step, resuming.end(), opener))
+        step, opener = resuming.end(), None
     steps.append(_step(scan, step, end, opener))
     return steps
 

@@ -7,12 +7,14 @@ import json
 import random
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from benchmarks.bench_eval_metrics import questions
 from limopro_plugins import classify
+from limopro_plugins import segment as segment_module
 from limopro_plugins.classify import (
     _MARKERS,
     OPENING_CHARS,
@@ -288,6 +290,41 @@ def test_a_step_whose_first_sentence_ends_in_a_quote_reads_its_own_opening() -> 
     text = 'Hmm xwait." A' + "b" * 142 + " waits. End."
     assert reference(text) == ([(0, len(text))], [Mode.VERIFICATION])
     assert rule_steps(text) == (1, [(0, len(text), Mode.VERIFICATION)])
+
+
+class CountingPattern:
+    """A compiled regex that adds up how many characters its searches read: a search up to its match's
+    end (or to the end of its range), a finditer its whole range."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern, self.read = pattern, 0
+
+    def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        found = self.pattern.search(text, pos, endpos)
+        self.read += (found.end() if found else min(endpos, len(text))) - pos
+        return found
+
+    def finditer(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
+        self.read += min(endpos, len(text)) - pos
+        return self.pattern.finditer(text, pos, endpos)
+
+
+@pytest.mark.parametrize("sentence", ["Wait, no. ", "Hmm, wait. It is 3. ", "Wait.\n", "So wait. x. "])
+def test_a_paragraph_of_many_functional_sentences_is_read_a_bounded_number_of_times(
+        monkeypatch: pytest.MonkeyPatch, sentence: str) -> None:
+    """A model stuck in a loop writes thousands of "Wait" sentences in one paragraph: the searches for
+    sentence breaks and resuming sentences must read each character a bounded number of times, not
+    the rest of the paragraph after every functional sentence (the first version of this search did,
+    and took tens of seconds for a paragraph of 160,000 characters)."""
+    text = sentence * 2000
+    counters = {name: CountingPattern(getattr(segment_module, name)) for name in ("_SENTENCE_BREAK", "_RESUMING_BREAK")}
+    for name, counter in counters.items():
+        monkeypatch.setattr(segment_module, name, counter)
+    steps, modes = reference(text)
+    assert rule_steps(text) == (len(steps), [(a, b, m) for (a, b), m in zip(steps, modes) if m.functional])
+    # each character about twice, plus the look-ahead past each marker for a resume word
+    bound = 2 * len(text) + segment_module._RESUME_REACH * len(MarkerScan(text).starts)
+    assert sum(c.read for c in counters.values()) <= bound, {n: c.read for n, c in counters.items()}
 
 
 def test_sentences_equal_the_definition_from_any_start() -> None:
