@@ -165,9 +165,14 @@ def _marked_steps(reasoning: str) -> tuple[list[int], list[tuple[int, list[tuple
 
 def segment(reasoning: str) -> list[Step]:
     """Group the sentences of `reasoning` into steps (see the module docstring for the rules)."""
-    bounds, marked = _marked_steps(reasoning)
-    for k, steps in reversed(marked):
-        bounds[k:k + 2] = [*(a for a, _, _ in steps), bounds[k + 1]]
+    edges, marked = _marked_steps(reasoning)
+    bounds: list[int] = []  # built in one pass: inserting into `edges` would move its tail every time
+    done = 0  # the paragraphs before this index are in `bounds`
+    for k, steps in marked:
+        bounds += edges[done:k]
+        bounds += [a for a, _, _ in steps]
+        done = k + 1
+    bounds += edges[done:]
     return [Step(reasoning[a:b], a, b) for a, b in itertools.pairwise(bounds)]
 
 
