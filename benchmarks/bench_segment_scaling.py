@@ -3,9 +3,10 @@
 A model stuck in a loop can fill its whole token budget with one paragraph of "Wait, no." sentences.
 Every such sentence is functional, so every one starts a step; `rule_steps` and `segment` must still
 take time linear in the text; so must `segment` on thousands of such paragraphs. Prints the time per
-unit for 1,000 to 16,000 units and its ratio to the shortest: about 1 when linear. The first version of the resume search
-read the rest of the paragraph after every functional sentence (and a span query stepped over every
-earlier marker): its time per sentence grew about twelvefold from 1,000 to 16,000 sentences.
+unit for 1,000 to 16,000 units and its ratio to the shortest: about 1 when linear. The first version
+of the resume search read the rest of the paragraph after every functional sentence (and a span query
+stepped over every earlier marker): its time per sentence grew about twelvefold from 1,000 to 16,000
+sentences.
 `segment` inserted each paragraph's steps into the list of paragraph starts, moving its tail.
 
     python -m benchmarks.bench_segment_scaling

@@ -330,22 +330,6 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, int | None, Any]]:
             index += 1
 
 
-def _parse_line(raw: bytes) -> Any:
-    """One JSONL line's record, or a _BadLine holding its text (undecodable bytes escaped as \\xNN)."""
-    try:
-        line = raw.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError as error:
-        text = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
-        return _BadLine(text, f"not UTF-8: byte {raw[error.start]:#04x} at byte {error.start + 1} of the line")
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as error:
-        return _BadLine(line, f"invalid JSON: {error.msg} (column {error.colno})")
-    if _SURROGATE_ESCAPE.search(line) and _holds_lone_surrogate(record):
-        return _BadLine(line, _LONE_SURROGATE)
-    return record
-
-
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 """A JSON escape of a UTF-16 surrogate: one half of a character beyond U+FFFF, or alone no character.
 JSON parsers accept a lone one, but no UTF-8 file, tokenizer or marker search can take it."""
@@ -360,6 +344,22 @@ def _holds_lone_surrogate(record: Any) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+def _parse_line(raw: bytes) -> Any:
+    """One JSONL line's record, or a _BadLine holding its text (undecodable bytes escaped as \\xNN)."""
+    try:
+        line = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as error:
+        text = raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+        return _BadLine(text, f"not UTF-8: byte {raw[error.start]:#04x} at byte {error.start + 1} of the line")
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        return _BadLine(line, f"invalid JSON: {error.msg} (column {error.colno})")
+    if _SURROGATE_ESCAPE.search(line) and _holds_lone_surrogate(record):
+        return _BadLine(line, _LONE_SURROGATE)
+    return record
 
 
 def _iter_json(path: Path, schema: str | None, fields: Fields) -> Iterator[tuple[int, int | None, Any]]:

@@ -84,11 +84,11 @@ _Opener = tuple[int, Mode | None, bool]
 inside it, at a sentence end: then a step starting with it has the same opening, so the same mode."""
 
 
-def _step(scan: MarkerScan, start: int, end: int, first: _Opener | None) -> tuple[int, int, Mode | None]:
-    """The step text[start:end] with its mode: its first sentence's where that sentence is all of it or
-    holds its opening, else from the scan."""
-    if first is not None and (first[0] == end or first[2]):
-        return start, end, first[1]
+def _step(scan: MarkerScan, start: int, end: int, opener: _Opener | None) -> tuple[int, int, Mode | None]:
+    """The step text[start:end] with its mode: that of its first sentence (`opener`, where classified)
+    when the sentence is all of the step or holds its opening, else from the scan."""
+    if opener is not None and (opener[0] == end or opener[2]):
+        return start, end, opener[1]
     return start, end, scan.mode(start, end)
 
 

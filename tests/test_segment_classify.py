@@ -317,7 +317,8 @@ def test_a_paragraph_of_many_functional_sentences_is_read_a_bounded_number_of_ti
     the rest of the paragraph after every functional sentence (the first version of this search did,
     and took tens of seconds for a paragraph of 160,000 characters)."""
     text = sentence * 2000
-    counters = {name: CountingPattern(getattr(segment_module, name)) for name in ("_SENTENCE_BREAK", "_RESUMING_BREAK")}
+    counters = {name: CountingPattern(getattr(segment_module, name))
+                for name in ("_SENTENCE_BREAK", "_RESUMING_BREAK")}
     for name, counter in counters.items():
         monkeypatch.setattr(segment_module, name, counter)
     steps, modes = reference(text)
