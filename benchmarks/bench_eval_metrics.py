@@ -33,10 +33,10 @@ import time
 from collections.abc import Callable
 
 from benchmarks.bench_grading import FILLER
-from limopro_plugins import grading
-from limopro_plugins.evaluation import pattern_metrics
-from limopro_plugins.models import load_tokenizer, resolve
-from limopro_plugins.patterns import encoded_profiles, profiles
+from limopro_plugins.eval import grading
+from limopro_plugins.eval.task import pattern_metrics
+from limopro_plugins.pir.models import load_tokenizer, resolve
+from limopro_plugins.eval.patterns import encoded_profiles, profiles
 
 CHECK = "Wait, let me check this step again: substituting back gives the same value, so it holds. "
 ALTERNATIVE = "Alternatively, we can count the complement and subtract it from the total number of cases. "

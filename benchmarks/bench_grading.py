@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Callable
 
-from limopro_plugins import grading
+from limopro_plugins.eval import grading
 
 FILLER = ("We expand the product and collect terms. Checking the parity, the expression is even, so "
           "we divide by two and continue with the reduced equation. ")

@@ -19,12 +19,12 @@ import statistics
 import time
 from collections.abc import Callable
 
-from limopro_plugins.models import load_causal_lm, load_tokenizer, resolve
-from limopro_plugins.pipeline import sample_path
-from limopro_plugins.classify import RuleClassifier
-from limopro_plugins.records import Chain, read_chains
-from limopro_plugins.score import Encoded, PIRScorer, VLLMScorer, encode
-from limopro_plugins.segment import segment
+from limopro_plugins.pir.models import load_causal_lm, load_tokenizer, resolve
+from limopro_plugins.pir.run import sample_path
+from limopro_plugins.pir.classify import RuleClassifier
+from limopro_plugins.pir.records import Chain, read_chains
+from limopro_plugins.pir.score import Encoded, PIRScorer, VLLMScorer, encode
+from limopro_plugins.pir.segment import segment
 
 PROGRESSIVE = ("Now we expand the expression for step {i}: the product of the two linear factors gives a "
                "quadratic whose coefficients we collect term by term, keeping track of every sign, and the "

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from limopro_plugins.segment import rule_steps, segment
+from limopro_plugins.pir.segment import rule_steps, segment
 
 UNITS = ("Wait, no. ", "Hmm, wait. It is 3. ", "Wait.\n", "So wait. x. ", "Wait, no. So x.\n\n")
 """The repeated units: one paragraph of functional sentences, or (the last) one paragraph per unit."""

@@ -3,7 +3,7 @@
 Imported by `limopro_plugins_lm_eval.pth` at every Python start-up, so it must stay nearly free: it only
 puts a finder on `sys.meta_path` that reacts to one module name. When (and only when) lm-eval's task
 manager is imported, the finder lets the real import run and then hands the module to
-`limopro_plugins.discovery.patch_task_manager`, which adds the task folders declared under the
+`limopro_plugins.eval.discovery.patch_task_manager`, which adds the task folders declared under the
 entry-point group `lm_eval.tasks` (the upstream proposal) to every TaskManager's search paths.
 Set LIMOPRO_LM_EVAL_HOOK=0 to turn it off.
 """
@@ -28,7 +28,7 @@ class _PatchingLoader:
 
     def exec_module(self, module):
         self._loader.exec_module(module)
-        from limopro_plugins.discovery import patch_task_manager
+        from limopro_plugins.eval.discovery import patch_task_manager
 
         patch_task_manager(module)
 

@@ -16,72 +16,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from limopro_plugins import PAPER_SYSTEM_PROMPT
-from limopro_plugins.io import atomic_write_jsonl
-from limopro_plugins.records import SCHEMAS, Chain, Fields, InputError, Reject, read_chains
-
-FORMATS = ("sharegpt", "alpaca")
-
-
-@dataclass
-class ConvertCounts:
-    read: int = 0
-    written: int = 0
-    rejected: int = 0
-
-    def line(self) -> str:
-        return f"read: {self.read}, written: {self.written}, rejected: {self.rejected}"
-
-
-def response_text(chain: Chain, think: bool) -> str:
-    """The assistant turn: the source response as it was, or reasoning in <think> tags + solution."""
-    solution = chain.solution or (f"\\boxed{{{chain.answer.strip()}}}" if chain.answer else "")
-    if think:
-        return f"<think>\n{chain.reasoning.strip()}\n</think>\n\n{solution}".rstrip()
-    if chain.split.separate is not None:  # S1K: reasoning and attempt live in two fields
-        return f"{chain.reasoning.rstrip()}\n\n{solution}".rstrip()
-    return chain.split.join(chain.reasoning)
-
-
-def to_record(chain: Chain, fmt: str, think: bool, system: str) -> dict[str, Any]:
-    """One LLaMA-Factory record of the given format."""
-    response = response_text(chain, think)
-    if fmt == "alpaca":
-        return {"instruction": chain.question, "input": "", "output": response, "system": system}
-    return {"conversations": [{"from": "human", "value": chain.question}, {"from": "gpt", "value": response}],
-            "system": system}
-
-
-def convert_file(source: str, output: Path, *, fmt: str = "sharegpt", think: bool = False,
-                 system: str = PAPER_SYSTEM_PROMPT, schema: str | None = None, fields: Fields = Fields(),
-                 rejects: Path | None = None, quiet: bool = False) -> ConvertCounts:
-    """Convert a dataset file; bad records go to `rejects` (default `<output>.rejects.jsonl`)."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    counts, records, bad = ConvertCounts(), [], []
-    for item in read_chains(source, schema=schema, fields=fields):
-        counts.read += 1
-        if isinstance(item, Reject):
-            bad.append(item.to_json())
-            if not quiet:
-                print(f"rejected {item.location}: {item.reason}", file=sys.stderr)
-            continue
-        records.append(to_record(item, fmt, think, system))
-    counts.written, counts.rejected = len(records), len(bad)
-    atomic_write_jsonl(output, records)
-    if bad or rejects:  # a named rejects file always holds this run's rejects, even none
-        atomic_write_jsonl(rejects or _default_rejects(output), bad)
-    else:  # no stale default rejects file from an earlier run next to the new output
-        _default_rejects(output).unlink(missing_ok=True)
-    return counts
-
-
-def _default_rejects(output: Path) -> Path:
-    return output.with_name(output.name + ".rejects.jsonl")
+from limopro_plugins.pir.records import SCHEMAS, Fields, InputError
+from limopro_plugins.train.convert import FORMATS, convert_file
+from limopro_plugins.train.dataset_info import RegistrationError, register_dataset
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,8 +40,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name", help="dataset name for --register (default: output file stem)")
     parser.add_argument("--force", action="store_true", help="replace an existing, different entry")
     args = parser.parse_args(argv)
-
-    from limopro_plugins.llamafactory import RegistrationError, register_dataset
 
     fields = Fields(args.question_field, args.reasoning_field, args.solution_field, args.answer_field)
     try:

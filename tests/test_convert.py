@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from limopro_plugins import PAPER_SYSTEM_PROMPT
-from limopro_plugins.convert import convert_file, main
-from limopro_plugins.records import Fields
+from limopro_plugins.convert import main
+from limopro_plugins.train.convert import convert_file
+from limopro_plugins.pir.records import Fields
 
 LIMO = {"question": "What is 2+3?", "solution": "First, 2+3 = 5.\n\nWait, let me check: 5.\n\n**Final Answer**\n\\boxed{5}",
         "answer": "5"}
@@ -123,9 +124,9 @@ def test_truncated_line_reports_the_column_where_it_ends(tmp_path: Path) -> None
 
 
 def test_windows_line_ends_keep_paragraphs_and_the_final_solution(tmp_path: Path) -> None:
-    from limopro_plugins.classify import Mode
-    from limopro_plugins.records import split_response
-    from limopro_plugins.segment import rule_steps
+    from limopro_plugins.pir.classify import Mode
+    from limopro_plugins.pir.records import split_response
+    from limopro_plugins.pir.segment import rule_steps
 
     unix = LIMO["solution"]
     windows = unix.replace("\n", "\r\n")

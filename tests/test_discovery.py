@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from limopro_plugins.discovery import patch_task_manager, task_dir, with_plugin_paths
+from limopro_plugins.eval.discovery import patch_task_manager, task_dir, with_plugin_paths
 
 NAMES = ("limopro", "limopro_aime", "limopro_amc", "limopro_gpqa_diamond")
 
@@ -109,7 +109,7 @@ def test_fresh_venv_pip_install_resolves_the_tasks(tmp_path: Path) -> None:
                              capture_output=True, text=True, env=env, timeout=600)
     assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
     shutil.rmtree(src)
-    code = ("import lm_eval.tasks as t, limopro_plugins.discovery as d; m = t.TaskManager();"
+    code = ("import lm_eval.tasks as t, limopro_plugins.eval.discovery as d; m = t.TaskManager();"
             "print(d.task_dir()); print([n for n in m.all_tasks if n.startswith('limopro')])")
     proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
                           timeout=600)

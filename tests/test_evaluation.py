@@ -18,12 +18,12 @@ import pytest
 import yaml
 
 from limopro_plugins import PAPER_SYSTEM_PROMPT
-from limopro_plugins.discovery import task_dir
-from limopro_plugins.evaluation import (GPQA_INSTRUCTION, LETTERS, DataUnavailableError, LimoproTask, doc_to_text,
+from limopro_plugins.eval.discovery import task_dir
+from limopro_plugins.eval.task import (GPQA_INSTRUCTION, LETTERS, DataUnavailableError, LimoproTask, doc_to_text,
                                         keep_all, majority_correct, mean_of_samples, normalize, pass_at_k,
                                         ratio_of_sums, response_tokenizer, shuffled_options, system_prompt)
-from limopro_plugins.grading import Graded
-from limopro_plugins.patterns import profiles
+from limopro_plugins.eval.grading import Graded
+from limopro_plugins.eval.patterns import profiles
 
 TASKS = ("limopro_aime", "limopro_amc", "limopro_gpqa_diamond")
 

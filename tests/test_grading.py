@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from limopro_plugins import grading
-from limopro_plugins.grading import (
+from limopro_plugins.eval import grading
+from limopro_plugins.eval.grading import (
     Graded,
     answer_key,
     extract_boxed,

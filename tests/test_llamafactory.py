@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from limopro_plugins.convert import convert_file
-from limopro_plugins.llamafactory import RegistrationError, dataset_entry, register_dataset
+from limopro_plugins.train.convert import convert_file
+from limopro_plugins.train.dataset_info import RegistrationError, dataset_entry, register_dataset
 
 SAMPLE = Path(__file__).resolve().parents[1] / "limopro_plugins" / "data" / "sample_chains.jsonl"
 

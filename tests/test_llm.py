@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from limopro_plugins.classify import Mode
-from limopro_plugins.llm import (
+from limopro_plugins.pir.classify import Mode
+from limopro_plugins.pir.llm import (
     ChatClient,
     InvalidAnswer,
     LLMConfig,
@@ -31,9 +31,9 @@ from limopro_plugins.llm import (
     llm_segment,
     rebuild_steps,
 )
-from limopro_plugins.pipeline import Settings, annotate, annotated
-from limopro_plugins.records import Chain, Reject, read_chains
-from limopro_plugins.segment import segment
+from limopro_plugins.pir.run import Settings, annotate, annotated
+from limopro_plugins.pir.records import Chain, Reject, read_chains
+from limopro_plugins.pir.segment import segment
 
 REASONING = (
     "Let x be the number of apples. Then 3x + 2 = 11, so x = 3.\n\n"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from limopro_plugins import PAPER_SYSTEM_PROMPT
-from limopro_plugins.grading import grade_choice, grade_math
+from limopro_plugins.eval.grading import grade_choice, grade_math
 
 TASKS = ("limopro_aime", "limopro_amc", "limopro_gpqa_diamond")
 MODES = ("progressive", "verification", "multi_method", "error_correction")
@@ -105,7 +105,7 @@ def test_tiny_model_end_to_end_with_data_dir_from_the_environment(tmp_path: Path
         arguments = samples[task][0]["arguments"]["gen_args_0"]["arg_1"]
         assert arguments == {"until": [], "do_sample": True, "temperature": 0.7, "top_p": 0.95, "max_gen_toks": 8}
     # the report's "All" column is the group's ACC and TOK, and its EFF their ratio (the group has none)
-    from limopro_plugins.report import load_results, with_overall
+    from limopro_plugins.eval.report import load_results, with_overall
 
     overall = with_overall(load_results([out])).query("benchmark == 'All'").iloc[0]
     group = results["results"]["limopro"]

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from transformers import PythonBackend
 
-from limopro_plugins.classify import RuleClassifier
-from limopro_plugins.evaluation import pattern_metrics
-from limopro_plugins.patterns import Profile, TokensBefore, _find_think_end, _offset_counter, _word_counter, profiles
-from limopro_plugins.segment import segment
+from limopro_plugins.pir.classify import RuleClassifier
+from limopro_plugins.eval.task import pattern_metrics
+from limopro_plugins.eval.patterns import Profile, TokensBefore, _find_think_end, _offset_counter, _word_counter, profiles
+from limopro_plugins.pir.segment import segment
 from tests.test_segment_classify import SAMPLE, fuzz_text
 
 RESPONSE = (

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from limopro_plugins.records import read_chains
-from limopro_plugins.segment import segment
+from limopro_plugins.pir.records import read_chains
+from limopro_plugins.pir.segment import segment
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TQDM_DISABLE": "1"}
 
@@ -184,7 +184,7 @@ def test_unavailable_inputs_and_models_give_one_clear_error(tmp_path: Path, tiny
 
 
 def test_segmentation_of_generated_chains_finds_every_mode() -> None:
-    from limopro_plugins.classify import RuleClassifier
+    from limopro_plugins.pir.classify import RuleClassifier
 
     chain = next(iter(read_chains_from(make_record(0))))
     modes = {m.value for m in RuleClassifier().classify([s.text for s in segment(chain.reasoning)])}
@@ -192,7 +192,7 @@ def test_segmentation_of_generated_chains_finds_every_mode() -> None:
 
 
 def read_chains_from(record: dict):
-    from limopro_plugins.records import parse_record
+    from limopro_plugins.pir.records import parse_record
 
     yield parse_record(record, index=0, line=1)
 

@@ -6,8 +6,9 @@ import random
 
 import pytest
 
-from limopro_plugins.classify import Mode
-from limopro_plugins.prune import chain_rng, n_to_remove, parse_ratios, select_removals
+from limopro_plugins.pir.classify import Mode
+from limopro_plugins.pir.select import chain_rng, n_to_remove, select_removals
+from limopro_plugins.prune import parse_ratios
 
 P, V, M, E = Mode.PROGRESSIVE, Mode.VERIFICATION, Mode.MULTI_METHOD, Mode.ERROR_CORRECTION
 

@@ -85,7 +85,7 @@ def test_pattern_columns_and_mode_plot(tmp_path: Path, capsys: pytest.CaptureFix
 def test_nested_folders_newest_file_wins_and_all_weights_by_samples(tmp_path: Path) -> None:
     """lm-eval nests results per model; a later run of a task replaces the earlier one; the 'All' column
     weights each benchmark by questions x n, i.e. it is the mean over all samples."""
-    from limopro_plugins.report import load_results, with_overall
+    from limopro_plugins.eval.report import load_results, with_overall
 
     def result(task: str, acc: float, tok: float, questions: int, n: int) -> dict:
         return {"results": {task: {"acc,none": acc, "tok,none": tok}}, "model_name": "org/My-Model",
@@ -160,7 +160,7 @@ def test_models_with_the_same_last_path_component_stay_apart(tmp_path: Path,
 
 
 def test_short_names() -> None:
-    from limopro_plugins.report import short_names
+    from limopro_plugins.eval.report import short_names
 
     assert short_names(["Qwen/Qwen2.5-7B", "/x/limo/ck", "/x/limo_p/ck", "/y/a/b", "a/b"]) == {
         "Qwen/Qwen2.5-7B": "Qwen2.5-7B", "/x/limo/ck": "limo/ck", "/x/limo_p/ck": "limo_p/ck",
@@ -222,7 +222,7 @@ def test_think_columns_pool_the_responses_that_have_think(tmp_path: Path, capsys
 
 
 def test_mode_plot_covers_a_model_without_every_benchmark(tmp_path: Path) -> None:
-    from limopro_plugins.report import load_results, mode_shares, with_overall
+    from limopro_plugins.eval.report import load_results, mode_shares, with_overall
 
     write_results(tmp_path / "limo", "LIMO")
     write_results(tmp_path / "limo_p", "LIMO-P", tasks=("limopro_aime",))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from limopro_plugins.score import ChainTooLongError, PIRScorer, encode
+from limopro_plugins.pir.score import ChainTooLongError, PIRScorer, encode
 
 STEPS = [
     "First we compute 2 + 3 = 5. ",
@@ -73,7 +73,7 @@ def test_answer_positions_shared_by_backends_give_the_same_scores(tiny) -> None:
     position, as vLLM's prompt_logprobs returns them) reproduces the transformers scorer."""
     import torch
 
-    from limopro_plugins.score import mean_nll
+    from limopro_plugins.pir.score import mean_nll
 
     tokenizer, model = tiny
     enc = encode(tokenizer, "What is 2+3?", STEPS, "</think>\n\n", "The answer is \\boxed{5}.")
@@ -101,7 +101,7 @@ def test_vllm_backend_without_vllm_says_how_to_install() -> None:
     try:
         import vllm  # noqa: F401
     except ImportError:
-        from limopro_plugins.score import VLLMScorer
+        from limopro_plugins.pir.score import VLLMScorer
 
         with pytest.raises(ImportError, match=r"limopro-plugins\[vllm\]"):
             VLLMScorer("any-model")
@@ -117,7 +117,7 @@ def test_sliding_window_models_are_scored_exactly_without_the_cache(tiny, caplog
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from limopro_plugins.score import full_attention_only
+    from limopro_plugins.pir.score import full_attention_only
 
     tokenizer, model = tiny
     assert full_attention_only(model.config)
@@ -128,7 +128,7 @@ def test_sliding_window_models_are_scored_exactly_without_the_cache(tiny, caplog
     windowed = AutoModelForCausalLM.from_config(config).eval()
     assert not full_attention_only(windowed.config)
     enc = encode(tokenizer, "What is 2+3?", STEPS, "", "The answer is \\boxed{5}.")
-    with caplog.at_level(logging.WARNING, logger="limopro_plugins.score"):
+    with caplog.at_level(logging.WARNING, logger="limopro_plugins.pir.score"):
         scorer = PIRScorer(windowed, batch_size=2)
     assert "recomputed from scratch" in caplog.text
     pirs, full = scorer.score(enc, [0, 1, 2])

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bench_eval_metrics import questions
-from limopro_plugins import classify
-from limopro_plugins import segment as segment_module
-from limopro_plugins.classify import (
+from limopro_plugins.pir import classify
+from limopro_plugins.pir import segment as segment_module
+from limopro_plugins.pir.classify import (
     _MARKERS,
     OPENING_CHARS,
     MarkerScan,
@@ -26,7 +26,7 @@ from limopro_plugins.classify import (
     marker_mode,
     opening,
 )
-from limopro_plugins.segment import (
+from limopro_plugins.pir.segment import (
     _SENTENCE_BREAK,
     PARAGRAPH_BREAK,
     RESUME_WORDS,

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from limopro_plugins.classify import Mode, marker_mode
-from limopro_plugins.io import atomic_write_json
-from limopro_plugins.models import cache_dir
-from limopro_plugins.segment import Step
+from limopro_plugins.pir.classify import Mode, marker_mode
+from limopro_plugins.pir.io import atomic_write_json
+from limopro_plugins.pir.models import cache_dir
+from limopro_plugins.pir.segment import Step
 
 LABELS = tuple(m.value for m in Mode)
 OUTCOMES = ("ok", "retried", "fallback")

@@ -19,7 +19,7 @@ ENTRY_POINT_GROUP = "lm_eval.tasks"
 
 def task_dir() -> str:
     """Folder holding the limopro task YAMLs (installed wheel first, then the source checkout)."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the limopro_plugins package folder
     for candidate in (here / "tasks", here.parent / "tasks"):
         if candidate.is_dir():
             return str(candidate)

@@ -31,14 +31,15 @@ from pathlib import Path
 from typing import Any
 
 from limopro_plugins import __version__
-from limopro_plugins.analyze import stats_from_structure
-from limopro_plugins.classify import Mode, RuleClassifier
-from limopro_plugins.grading import extract_math_answer
-from limopro_plugins.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl_tolerant
-from limopro_plugins.llm import OUTCOMES, ChatClient, LLMConfig, LLMError, hybrid_modes, llm_labels, llm_segment
-from limopro_plugins.prune import chain_rng, select_removals
-from limopro_plugins.records import Chain, Fields, InputError, Reject, read_chains
-from limopro_plugins.segment import Step, segment
+from limopro_plugins.pir.stats import stats_from_structure
+from limopro_plugins.pir.classify import Mode, RuleClassifier
+from limopro_plugins.eval.grading import extract_math_answer
+from limopro_plugins.pir.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl_tolerant
+from limopro_plugins.pir.llm import OUTCOMES, ChatClient, LLMConfig, LLMError, hybrid_modes, llm_labels, llm_segment
+from limopro_plugins.pir.select import chain_rng, select_removals
+from limopro_plugins.pir.records import Chain, Fields, InputError, Reject, read_chains
+from limopro_plugins.pir.segment import Step, segment
+from limopro_plugins.text import THINK_CLOSE
 
 SAMPLE_NAME = "sample"
 ROW_FILES = ("structure.jsonl", "rejects.jsonl")
@@ -194,7 +195,7 @@ def _scorable(item: Chain | Reject, answer_mode: str) -> Chain | Reject:
 
 def _answer_text(chain: Chain, mode: str) -> tuple[str, str]:
     """(bridge, answer) texts: what joins reasoning and answer, and the tokens PIR measures."""
-    bridge = "</think>\n\n" if "</think>" in chain.split.tail else ""
+    bridge = f"{THINK_CLOSE}\n\n" if THINK_CLOSE in chain.split.tail else ""
     if mode == "boxed":
         return bridge, f"\\boxed{{{boxed_answer(chain)}}}"
     return bridge, chain.solution or f"\\boxed{{{(chain.answer or '').strip()}}}"
@@ -273,7 +274,7 @@ def annotated(items: Iterable[Chain | Reject], fn: Callable[[Chain], Annotation]
 
 def score_chain(chain: Chain, annotation: Annotation, tokenizer: Any, scorer: Any, settings: Settings) -> dict:
     """Score one annotated chain into its structure.jsonl entry."""
-    from limopro_plugins.score import ChainTooLongError, encode
+    from limopro_plugins.pir.score import ChainTooLongError, encode
 
     steps, modes = annotation.steps, annotation.modes
     texts = [s.text for s in steps]
@@ -306,8 +307,8 @@ def score_chain(chain: Chain, annotation: Annotation, tokenizer: Any, scorer: An
 
 def _load_scorer(args: argparse.Namespace):
     """The tokenizer and the PIR scorer of the chosen backend."""
-    from limopro_plugins.models import ModelUnavailableError, load_causal_lm, load_tokenizer, resolve
-    from limopro_plugins.score import PIRScorer, VLLMScorer
+    from limopro_plugins.pir.models import ModelUnavailableError, load_causal_lm, load_tokenizer, resolve
+    from limopro_plugins.pir.score import PIRScorer, VLLMScorer
 
     try:
         source = resolve(args.model)
@@ -449,7 +450,7 @@ def _register(out: Path, spec: OutputSpec, settings: Settings, dataset_dir: str 
     field names, so they are read with the run's own --schema and --*-field settings."""
     if not dataset_dir:
         return
-    from limopro_plugins.llamafactory import RegistrationError, register_pruned
+    from limopro_plugins.train.dataset_info import RegistrationError, register_pruned
 
     try:
         register_pruned(Path(dataset_dir), out, spec.name, [f"{r:g}" for r in spec.ratios],

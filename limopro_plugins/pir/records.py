@@ -19,12 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from limopro_plugins.segment import PARAGRAPH_BREAK
+from limopro_plugins.text import PARAGRAPH_BREAK, THINK_CLOSE, THINK_OPEN
 
 SCHEMAS = ("limo", "s1k", "sharegpt", "messages", "alpaca")
-
-_THINK_OPEN = "<think>"
-_THINK_CLOSE = "</think>"
 
 
 class InputError(ValueError):
@@ -63,7 +60,7 @@ class Split:
     def solution(self) -> str:
         if self.separate is not None:
             return self.separate.strip()
-        return self.tail.replace(_THINK_CLOSE, "", 1).strip()
+        return self.tail.replace(THINK_CLOSE, "", 1).strip()
 
     def join(self, reasoning: str) -> str:
         """The response with its reasoning replaced; `join(self.reasoning)` is the original text."""
@@ -124,12 +121,12 @@ class Reject:
 
 def split_response(text: str) -> Split:
     """Cut a response into reasoning and final solution (see the module docstring for the rule)."""
-    close = text.find(_THINK_CLOSE)
+    close = text.find(THINK_CLOSE)
     if close >= 0:
         start = 0
         stripped = text.lstrip()
-        if stripped.startswith(_THINK_OPEN):
-            start = len(text) - len(stripped) + len(_THINK_OPEN)
+        if stripped.startswith(THINK_OPEN):
+            start = len(text) - len(stripped) + len(THINK_OPEN)
         return Split(text[:start], text[start:close], text[close:])
     boxed = text.rfind("\\boxed")
     if boxed < 0:

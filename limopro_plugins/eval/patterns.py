@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from limopro_plugins.classify import Mode
-from limopro_plugins.segment import rule_steps
+from limopro_plugins.pir.classify import Mode
+from limopro_plugins.pir.segment import rule_steps
+from limopro_plugins.text import THINK_CLOSE
 
-THINK_END = "</think>"
 _WORD = re.compile(r"\S+")
 MODE_NAMES = tuple(mode.value for mode in Mode)
 PROGRESSIVE = Mode.PROGRESSIVE.value
@@ -94,16 +94,16 @@ def _prefix_counter(tokenizer: Any, text: str) -> tuple[int, TokensBefore]:
 
 
 def _find_think_end(text: str) -> int:
-    """`text.find(THINK_END)`, first jumping from one "<" to the next (memchr): str.find compares at
+    """`text.find(THINK_CLOSE)`, first jumping from one "<" to the next (memchr): str.find compares at
     nearly every character for this marker, several times slower on a response with no "<" or one
     "<think>" before it. After two other "<" (inequalities), str.find takes over, so a response full of
     "<" costs about what str.find does."""
     at = text.find("<")
     for _ in range(3):
-        if at < 0 or text.startswith(THINK_END, at):
+        if at < 0 or text.startswith(THINK_CLOSE, at):
             return at
         at = text.find("<", at + 1)
-    return text.find(THINK_END, at) if at >= 0 else -1
+    return text.find(THINK_CLOSE, at) if at >= 0 else -1
 
 
 def profile(text: str, n_tokens: int, tokens_before: TokensBefore) -> Profile:

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from limopro_plugins.io import atomic_write_text
-from limopro_plugins.records import Fields, Reject, read_chains
+from limopro_plugins.pir.io import atomic_write_text
+from limopro_plugins.pir.records import Fields, Reject, read_chains
 
 INFO_FILE = "dataset_info.json"
 
@@ -88,7 +88,7 @@ def register_pruned(dataset_dir: Path, out: Path, name: str, ratios: Sequence[st
     The pruned records keep the input's schema and field names, so `schema` and `fields` are the prune
     run's. Every entry and every record is checked before any file is written: a refusal leaves
     dataset_dir as it was, never an empty or partial dataset file."""
-    from limopro_plugins.convert import convert_file
+    from limopro_plugins.train.convert import convert_file
 
     datasets = [f"{name}_{ratio}" for ratio in ratios]
     info = read_info(dataset_dir)

@@ -24,10 +24,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from limopro_plugins.classify import MarkerScan, Mode, expand
+from limopro_plugins.pir.classify import MarkerScan, Mode, expand
+from limopro_plugins.text import PARAGRAPH_BREAK
 
-PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*")
-"""A blank line (with the whitespace after it): Unix or Windows (\\r\\n) line ends, spaces or tabs allowed."""
 # A sentence ends after . ! ? (and closing quotes/brackets), before whitespace and a character that is
 # not lower-case (so "e.g. the" and "3.5" stay whole); a line break always ends one. The break starts
 # at its punctuation rather than after it (a look-behind), and both kinds open with one character set:

@@ -1,0 +1,1 @@
+"""Evaluation: the limopro lm-eval tasks, their grading and reasoning-pattern metrics, and the report."""
