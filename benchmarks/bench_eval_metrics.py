@@ -40,8 +40,11 @@ from limopro_plugins.eval.patterns import encoded_profiles, profiles
 
 CHECK = "Wait, let me check this step again: substituting back gives the same value, so it holds. "
 ALTERNATIVE = "Alternatively, we can count the complement and subtract it from the total number of cases. "
-CHECK_MORE = ("Substituting $x = 2$ gives $4 + 6 + 2 = 12$, as required. ",
-              "Yes, that matches the value found before. ", "So the expression is even after all. ")
+CHECK_MORE = (
+    "Substituting $x = 2$ gives $4 + 6 + 2 = 12$, as required. ",
+    "Yes, that matches the value found before. ",
+    "So the expression is even after all. ",
+)
 ALTERNATIVE_MORE = ("Counting the complement gives $120 - 36 = 84$ cases. ", "Both counts agree. ")
 """Sentences that may follow a check or an alternative in its paragraph, as in generated chains (the
 bundled sample's functional paragraphs all have several sentences); "So ..." resumes forward reasoning
@@ -83,7 +86,7 @@ def timed(variants: dict[str, Callable[[Items], None]], items: Items) -> dict[st
     seconds = dict.fromkeys(variants, 0.0)
     names = list(variants)
     for k, question in enumerate(items):
-        for name in names[k % len(names):] + names[:k % len(names)]:
+        for name in names[k % len(names) :] + names[: k % len(names)]:
             grading._parsed.cache_clear()
             grading._verified.cache_clear()
             start = time.perf_counter()
@@ -96,8 +99,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokenizer", default="smollm2")
     parser.add_argument("--questions", type=int, default=1250)
-    parser.add_argument("--parallel-tokenizer", action="store_true",
-                        help="encode a batch on every core (lm_eval itself turns this off)")
+    parser.add_argument(
+        "--parallel-tokenizer", action="store_true", help="encode a batch on every core (lm_eval itself turns this off)"
+    )
     args = parser.parse_args()
     os.environ["TOKENIZERS_PARALLELISM"] = "true" if args.parallel_tokenizer else "false"
     tokenizer = load_tokenizer(resolve(args.tokenizer))
@@ -128,15 +132,21 @@ def main() -> None:
     alone = time.perf_counter() - start
     responses = args.questions * 8
     chars = sum(len(s) for _, samples in data for s in samples) / responses
-    print(f"{responses} responses, mean {chars:,.0f} characters; tokenizer on "
-          f"{'every core' if args.parallel_tokenizer else 'one thread, as in lm_eval'}")
+    print(
+        f"{responses} responses, mean {chars:,.0f} characters; tokenizer on "
+        f"{'every core' if args.parallel_tokenizer else 'one thread, as in lm_eval'}"
+    )
     for name, seconds in timings.items():
         print(f"{name:28} {seconds:7.2f} s")
     extra = timings["grading + TOK + patterns"] - timings["grading + TOK"]
-    print(f"patterns add {extra:.2f} s = {100 * extra / timings['grading + TOK']:.1f}% of grading + TOK "
-          f"({100 * extra / timings['grading']:.1f}% of grading alone)")
-    print(f"patterns on the already encoded responses: {alone:.2f} s = "
-          f"{100 * alone / timings['grading + TOK']:.1f}% of grading + TOK")
+    print(
+        f"patterns add {extra:.2f} s = {100 * extra / timings['grading + TOK']:.1f}% of grading + TOK "
+        f"({100 * extra / timings['grading']:.1f}% of grading alone)"
+    )
+    print(
+        f"patterns on the already encoded responses: {alone:.2f} s = "
+        f"{100 * alone / timings['grading + TOK']:.1f}% of grading + TOK"
+    )
 
 
 if __name__ == "__main__":

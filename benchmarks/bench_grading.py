@@ -23,8 +23,10 @@ from collections.abc import Callable
 
 from limopro_plugins.eval import grading
 
-FILLER = ("We expand the product and collect terms. Checking the parity, the expression is even, so "
-          "we divide by two and continue with the reduced equation. ")
+FILLER = (
+    "We expand the product and collect terms. Checking the parity, the expression is even, so "
+    "we divide by two and continue with the reduced equation. "
+)
 STEPS = [
     FILLER,
     "Let $f(x) = x^{2} + 3x + 2 = (x+1)(x+2)$, so the roots are $x = -1$ and $x = -2$. ",
@@ -33,14 +35,35 @@ STEPS = [
     "Substituting $y = \\sqrt{x}$ gives $y^{2} - 5y + 6 = 0$, i.e. $y \\in \\{2, 3\\}$. ",
     "\n\nHmm, that contradicts the earlier bound; the mistake was in step two, so we redo it.\n\n",
 ]
-MATH_FORMS = ["\\boxed{{{a}}}", "\\boxed{{0{a}}}", "\\boxed{{{a}.0}}", "the final answer is {a}.",
-              "**Final Answer**\n\\boxed{{x = {a}}}", "$\\boxed{{{a}^\\circ}}$", "\\fbox{{{a}}}",
-              "\\boxed{{\\frac{{{b}}}{{2}}}}"]
-CHOICE_FORMS = ["\\boxed{{{l}}}", "Answer: {l}", "**({l})**", "\\boxed{{\\text{{({l})}}}}",
-                "The correct answer is ({l}).", "Final answer: **{l}**"]
-GARBAGE = ["x" * 100_000, "{" * 20_000, "\\boxed{" + "\\frac{" * 300, "", "\\boxed{9^{9^{9}}}",
-           "\\boxed{" + "^".join(["2"] * 60) + "}", "\\boxed{" + "(" * 40 + "1" + ")" * 40 + "}",
-           "\x00" * 5000, "the answer is " * 2000]
+MATH_FORMS = [
+    "\\boxed{{{a}}}",
+    "\\boxed{{0{a}}}",
+    "\\boxed{{{a}.0}}",
+    "the final answer is {a}.",
+    "**Final Answer**\n\\boxed{{x = {a}}}",
+    "$\\boxed{{{a}^\\circ}}$",
+    "\\fbox{{{a}}}",
+    "\\boxed{{\\frac{{{b}}}{{2}}}}",
+]
+CHOICE_FORMS = [
+    "\\boxed{{{l}}}",
+    "Answer: {l}",
+    "**({l})**",
+    "\\boxed{{\\text{{({l})}}}}",
+    "The correct answer is ({l}).",
+    "Final answer: **{l}**",
+]
+GARBAGE = [
+    "x" * 100_000,
+    "{" * 20_000,
+    "\\boxed{" + "\\frac{" * 300,
+    "",
+    "\\boxed{9^{9^{9}}}",
+    "\\boxed{" + "^".join(["2"] * 60) + "}",
+    "\\boxed{" + "(" * 40 + "1" + ")" * 40 + "}",
+    "\x00" * 5000,
+    "the answer is " * 2000,
+]
 
 
 def reasoning(rng: random.Random) -> str:
@@ -84,8 +107,10 @@ def responses(n: int, seed: int = 0) -> list[tuple[str, str, str | float]]:
 
 
 def grade_all(items: list[tuple[str, str, str | float]]) -> int:
-    return sum((grading.grade_math(response, gold) if kind == "math" else grading.grade_choice(response, gold)).correct
-               for kind, response, gold in items)
+    return sum(
+        (grading.grade_math(response, gold) if kind == "math" else grading.grade_choice(response, gold)).correct
+        for kind, response, gold in items
+    )
 
 
 def plain_math_verify(items: list[tuple[str, str, str | float]]) -> int:
@@ -104,8 +129,9 @@ def clear_caches() -> None:
     grading._verified.cache_clear()
 
 
-def timed(fn: Callable[[list[tuple[str, str, str | float]]], int], items: list[tuple[str, str, str | float]]
-          ) -> tuple[float, int]:
+def timed(
+    fn: Callable[[list[tuple[str, str, str | float]]], int], items: list[tuple[str, str, str | float]]
+) -> tuple[float, int]:
     clear_caches()
     start = time.perf_counter()
     correct = fn(items)
@@ -124,15 +150,22 @@ def main() -> None:
     elapsed, correct = timed(grade_all, items)
     mean_chars = sum(len(r) for _, r, _ in items) / len(items)
     print(f"{args.n:,} responses ({mean_chars:,.0f} characters on average), {correct:,} correct")
-    print(f"cold caches: {elapsed:.2f} s, {args.n / elapsed:,.0f} responses/s  "
-          f"(target < 10 s: {'met' if elapsed < 10 else 'MISSED'})")
+    print(
+        f"cold caches: {elapsed:.2f} s, {args.n / elapsed:,.0f} responses/s  "
+        f"(target < 10 s: {'met' if elapsed < 10 else 'MISSED'})"
+    )
 
-    sane = [item for item in items if item[0] == "math" and grading.extract_math_answer(item[1]) is not None
-            and len(item[1]) > 1000][:args.baseline]
+    sane = [
+        item
+        for item in items
+        if item[0] == "math" and grading.extract_math_answer(item[1]) is not None and len(item[1]) > 1000
+    ][: args.baseline]
     ours, ours_correct = timed(grade_all, sane)
     base, base_correct = timed(plain_math_verify, sane)
-    print(f"{len(sane)} math responses: grading {ours:.2f} s ({ours_correct} correct), plain math-verify "
-          f"{base:.2f} s ({base_correct} correct): {base / ours:.1f}x faster")
+    print(
+        f"{len(sane)} math responses: grading {ours:.2f} s ({ours_correct} correct), plain math-verify "
+        f"{base:.2f} s ({base_correct} correct): {base / ours:.1f}x faster"
+    )
 
 
 if __name__ == "__main__":

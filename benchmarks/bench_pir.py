@@ -26,18 +26,21 @@ from limopro_plugins.pir.records import Chain, read_chains
 from limopro_plugins.pir.score import Encoded, PIRScorer, VLLMScorer, encode
 from limopro_plugins.pir.segment import segment
 
-PROGRESSIVE = ("Now we expand the expression for step {i}: the product of the two linear factors gives a "
-               "quadratic whose coefficients we collect term by term, keeping track of every sign, and the "
-               "constant term becomes {i} times the previous constant plus the new offset. ")
-FUNCTIONAL = ("Wait, let me check step {i} again by substituting the value back into the original equation; "
-              "both sides evaluate to the same number, so the computation holds and nothing changes. ")
+PROGRESSIVE = (
+    "Now we expand the expression for step {i}: the product of the two linear factors gives a "
+    "quadratic whose coefficients we collect term by term, keeping track of every sign, and the "
+    "constant term becomes {i} times the previous constant plus the new offset. "
+)
+FUNCTIONAL = (
+    "Wait, let me check step {i} again by substituting the value back into the original equation; "
+    "both sides evaluate to the same number, so the computation holds and nothing changes. "
+)
 
 
 def synthetic(n_steps: int, functional_at: list[int], repeat: int) -> list[str]:
     """A chain of n_steps steps (each sentence repeated `repeat` times) with functional steps at the
     given positions."""
-    return [((FUNCTIONAL if i in functional_at else PROGRESSIVE).format(i=i) * repeat) + "\n\n"
-            for i in range(n_steps)]
+    return [((FUNCTIONAL if i in functional_at else PROGRESSIVE).format(i=i) * repeat) + "\n\n" for i in range(n_steps)]
 
 
 def bound(enc: Encoded, which: list[int]) -> float:
@@ -75,8 +78,12 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--backend", choices=("transformers", "vllm"), default="transformers",
-                        help="scorer of the cached column (vllm: GPU, in vLLM's own environment)")
+    parser.add_argument(
+        "--backend",
+        choices=("transformers", "vllm"),
+        default="transformers",
+        help="scorer of the cached column (vllm: GPU, in vLLM's own environment)",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     args = parser.parse_args()
@@ -84,18 +91,23 @@ def main() -> None:
     source = resolve(args.model)
     tokenizer, model = load_tokenizer(source), load_causal_lm(source, dtype=args.dtype, device=args.device)
     scorer = PIRScorer(model, batch_size=args.batch_size)
-    fast_scorer = (VLLMScorer(source.path, dtype=args.dtype, gpu_memory_utilization=0.5)
-                   if args.backend == "vllm" else scorer)
+    fast_scorer = (
+        VLLMScorer(source.path, dtype=args.dtype, gpu_memory_utilization=0.5) if args.backend == "vllm" else scorer
+    )
     config = model.config
     embedding = model.get_input_embeddings().weight.numel()
     linear = 2.0 * (sum(p.numel() for p in model.parameters()) - embedding)
     attention = 4.0 * config.num_hidden_layers * config.hidden_size
     question, answer = "Solve the system and report x.", "Therefore the answer is \\boxed{42}."
     sets: list[tuple[str, list[tuple[list[str], list[int]]]]] = [
-        ("~1,800 tokens, 10 functional steps evenly spread",
-         [(synthetic(20, list(range(1, 20, 2)), 2), list(range(1, 20, 2)))]),
-        ("~1,800 tokens, 10 functional steps in the last 40%",
-         [(synthetic(25, list(range(15, 25)), 2), list(range(15, 25)))]),
+        (
+            "~1,800 tokens, 10 functional steps evenly spread",
+            [(synthetic(20, list(range(1, 20, 2)), 2), list(range(1, 20, 2)))],
+        ),
+        (
+            "~1,800 tokens, 10 functional steps in the last 40%",
+            [(synthetic(25, list(range(15, 25)), 2), list(range(15, 25)))],
+        ),
     ]
     classifier = RuleClassifier()
     sample: list[tuple[list[str], list[int]]] = []
@@ -106,10 +118,14 @@ def main() -> None:
             sample.append((texts, which))
     sets.append((f"bundled sample ({len(sample)} chains)", sample))
 
-    print(f"model: {args.model}, cached scorer: {args.backend}, {args.device} {args.dtype}, batch size {args.batch_size}, median of {args.repeats} runs, torch threads: "
-          f"{__import__('torch').get_num_threads()}")
-    print(f"{'chain set':52} {'tokens':>7} {'steps':>5} {'naive s':>8} {'cached s':>8} {'speed-up':>8} "
-          f"{'bound':>6} {'of bound':>8} {'FLOP bound':>10} {'of it':>6} {'max|dPIR|':>9}")
+    print(
+        f"model: {args.model}, cached scorer: {args.backend}, {args.device} {args.dtype}, batch size {args.batch_size}, median of {args.repeats} runs, torch threads: "
+        f"{__import__('torch').get_num_threads()}"
+    )
+    print(
+        f"{'chain set':52} {'tokens':>7} {'steps':>5} {'naive s':>8} {'cached s':>8} {'speed-up':>8} "
+        f"{'bound':>6} {'of bound':>8} {'FLOP bound':>10} {'of it':>6} {'max|dPIR|':>9}"
+    )
     for name, chains in sets:
         naive_t = cached_t = 0.0
         tokens = steps = 0
@@ -127,8 +143,10 @@ def main() -> None:
             flop_den += t_naive / flop_bound(enc, which, linear, attention)
             worst = max([worst] + [abs(a - s) for a, s in zip(fast, slow)])
         speedup, b, fb = naive_t / cached_t, bound_num / bound_den, bound_num / flop_den
-        print(f"{name:52} {tokens:7d} {steps:5d} {naive_t:8.2f} {cached_t:8.2f} {speedup:7.2f}x "
-              f"{b:5.2f}x {speedup / b:7.0%} {fb:9.2f}x {speedup / fb:5.0%} {worst:9.1e}")
+        print(
+            f"{name:52} {tokens:7d} {steps:5d} {naive_t:8.2f} {cached_t:8.2f} {speedup:7.2f}x "
+            f"{b:5.2f}x {speedup / b:7.0%} {fb:9.2f}x {speedup / fb:5.0%} {worst:9.1e}"
+        )
 
 
 if __name__ == "__main__":

@@ -39,16 +39,17 @@ def approx_pir(model, enc: Encoded, which: list[int]) -> list[float]:
 
     with torch.inference_mode():
         cache = model(input_ids=torch.tensor([ids[: context - 1]]), use_cache=True).past_key_values
-        tail = torch.tensor([ids[context - 1:]])
+        tail = torch.tensor([ids[context - 1 :]])
         full = model(input_ids=tail, past_key_values=cache, use_cache=True, logits_to_keep=n_answer + 1)
         base = nll(full.logits[0, :-1])
         out = []
         for i in which:
             cache.crop(context - 1)
             mask = torch.ones(1, len(ids), dtype=torch.long)
-            mask[0, starts[i]: starts[i] + len(enc.steps[i])] = 0
-            res = model(input_ids=tail, past_key_values=cache, attention_mask=mask, use_cache=True,
-                        logits_to_keep=n_answer + 1)
+            mask[0, starts[i] : starts[i] + len(enc.steps[i])] = 0
+            res = model(
+                input_ids=tail, past_key_values=cache, attention_mask=mask, use_cache=True, logits_to_keep=n_answer + 1
+            )
             out.append(nll(res.logits[0, :-1]) - base)
         cache.crop(context - 1)
     return out
@@ -75,8 +76,14 @@ def main() -> None:
             chains.append(("sample", chain.question, [s.text for s in segment(chain.reasoning)], chain.solution))
     for k in range(4):
         functional = sorted({(7 * j + 3 * k) % 25 for j in range(10)})
-        chains.append(("long", "Solve the system and report x.", synthetic(25, functional, 2),
-                       "Therefore the answer is \\boxed{42}."))
+        chains.append(
+            (
+                "long",
+                "Solve the system and report x.",
+                synthetic(25, functional, 2),
+                "Therefore the answer is \\boxed{42}.",
+            )
+        )
     for label in ("sample", "long"):
         agree = total = 0
         t_exact = t_approx = 0.0
@@ -98,8 +105,10 @@ def main() -> None:
             for (_, _, a), (_, _, b) in pairs:
                 agree += a == b
                 total += 1
-        print(f"{label:7} decisions agreeing: {agree}/{total} = {agree / total:.1%}; exact {t_exact:.2f} s, "
-              f"approx {t_approx:.2f} s, speed-up {t_exact / t_approx:.1f}x")
+        print(
+            f"{label:7} decisions agreeing: {agree}/{total} = {agree / total:.1%}; exact {t_exact:.2f} s, "
+            f"approx {t_approx:.2f} s, speed-up {t_exact / t_approx:.1f}x"
+        )
 
 
 if __name__ == "__main__":

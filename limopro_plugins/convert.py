@@ -29,8 +29,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--input", required=True, help="JSON / JSONL / Parquet file or hub dataset NAME[:SPLIT]")
     parser.add_argument("--output", required=True, type=Path, help="JSONL file to write")
     parser.add_argument("--format", choices=FORMATS, default="sharegpt")
-    parser.add_argument("--think", action=argparse.BooleanOptionalAction, default=False,
-                        help="wrap the reasoning in <think> tags (default: keep the source text)")
+    parser.add_argument(
+        "--think",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="wrap the reasoning in <think> tags (default: keep the source text)",
+    )
     parser.add_argument("--system", default=PAPER_SYSTEM_PROMPT, help="system message ('' for none)")
     parser.add_argument("--schema", choices=SCHEMAS)
     for field in ("question", "reasoning", "solution", "answer"):
@@ -43,8 +47,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     fields = Fields(args.question_field, args.reasoning_field, args.solution_field, args.answer_field)
     try:
-        counts = convert_file(args.input, args.output, fmt=args.format, think=args.think, system=args.system,
-                              schema=args.schema, fields=fields, rejects=args.rejects)
+        counts = convert_file(
+            args.input,
+            args.output,
+            fmt=args.format,
+            think=args.think,
+            system=args.system,
+            schema=args.schema,
+            fields=fields,
+            rejects=args.rejects,
+        )
         print(f"{counts.line()} -> {args.output}")
         if args.register:
             name = args.name or args.output.name.split(".")[0]

@@ -46,55 +46,94 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--input", help="JSON / JSONL / Parquet file, or a Hugging Face dataset NAME[:SPLIT]")
     io.add_argument("--output", default="out/pir", help="output folder (default: %(default)s)")
     io.add_argument("--name", help="dataset name in output files (default: <input stem>_<strategy>)")
-    io.add_argument("--schema", choices=SCHEMAS,
-                    help="input schema (default: detected per record)")
+    io.add_argument("--schema", choices=SCHEMAS, help="input schema (default: detected per record)")
     for field in ("question", "reasoning", "solution", "answer"):
         io.add_argument(f"--{field}-field", help=f"field holding the {field} (overrides detection)")
     io.add_argument("--limit", type=int, help="read only the first N records")
     io.add_argument("--strict", action="store_true", help="stop at the first bad record")
-    io.add_argument("--shard", type=parse_shard, metavar="I/N",
-                    help="process only records with index mod N == I (then: prune merge OUT_0 ... OUT_N-1)")
-    io.add_argument("--register", metavar="DIR",
-                    help="also register every pruned ratio in DIR/dataset_info.json for LLaMA-Factory")
-    io.add_argument("--force", action="store_true",
-                    help="with --register: replace existing dataset_info entries of the same name")
+    io.add_argument(
+        "--shard",
+        type=parse_shard,
+        metavar="I/N",
+        help="process only records with index mod N == I (then: prune merge OUT_0 ... OUT_N-1)",
+    )
+    io.add_argument(
+        "--register", metavar="DIR", help="also register every pruned ratio in DIR/dataset_info.json for LLaMA-Factory"
+    )
+    io.add_argument(
+        "--force", action="store_true", help="with --register: replace existing dataset_info entries of the same name"
+    )
     method = parser.add_argument_group("method")
-    method.add_argument("--ratios", type=parse_ratios, default=list(DEFAULT_RATIOS),
-                        help="comma-separated pruning ratios (default: 0.2,...,0.8)")
+    method.add_argument(
+        "--ratios",
+        type=parse_ratios,
+        default=list(DEFAULT_RATIOS),
+        help="comma-separated pruning ratios (default: 0.2,...,0.8)",
+    )
     method.add_argument("--strategy", choices=STRATEGIES, default="pir")
-    method.add_argument("--score-all", action="store_true",
-                        help="score progressive steps too (analysis; implied by --strategy ppl-all)")
-    method.add_argument("--answer", choices=("solution", "boxed"), default="solution",
-                        help="tokens whose perplexity PIR measures: the final solution, or its \\boxed{} only")
+    method.add_argument(
+        "--score-all", action="store_true", help="score progressive steps too (analysis; implied by --strategy ppl-all)"
+    )
+    method.add_argument(
+        "--answer",
+        choices=("solution", "boxed"),
+        default="solution",
+        help="tokens whose perplexity PIR measures: the final solution, or its \\boxed{} only",
+    )
     method.add_argument("--seed", type=int, default=0, help="seed of the random strategy")
     model = parser.add_argument_group("scoring model")
-    model.add_argument("--model", default="smollm2",
-                       help="hub id, local folder or .gguf file (default: bundled SmolLM2-135M-Instruct; "
-                       "the paper used Qwen/Qwen2.5-32B-Instruct)")
-    model.add_argument("--backend", choices=("transformers", "vllm"), default="transformers",
-                       help="vllm: prompt log-probs with prefix caching, in vLLM's own environment")
+    model.add_argument(
+        "--model",
+        default="smollm2",
+        help="hub id, local folder or .gguf file (default: bundled SmolLM2-135M-Instruct; "
+        "the paper used Qwen/Qwen2.5-32B-Instruct)",
+    )
+    model.add_argument(
+        "--backend",
+        choices=("transformers", "vllm"),
+        default="transformers",
+        help="vllm: prompt log-probs with prefix caching, in vLLM's own environment",
+    )
     model.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per model (vllm backend)")
     model.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
     model.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)")
     model.add_argument("--batch-size", type=int, default=1, help="ablated suffixes run per forward pass")
-    model.add_argument("--max-tokens", type=int,
-                       help="skip (and count) chains longer than this (default: the model's context)")
+    model.add_argument(
+        "--max-tokens", type=int, help="skip (and count) chains longer than this (default: the model's context)"
+    )
     llm = parser.add_argument_group(
-        "LLM segmentation and classification (the paper's hybrid; needs limopro-plugins[llm])")
-    llm.add_argument("--segmenter", choices=("rule", "llm"), default="rule",
-                     help="llm: an LLM groups the sentences into steps (validated; rules on failure)")
-    llm.add_argument("--classifier", choices=("rule", "llm"), default="rule",
-                     help="llm: rule markers decide where present, the LLM labels the other steps")
+        "LLM segmentation and classification (the paper's hybrid; needs limopro-plugins[llm])"
+    )
+    llm.add_argument(
+        "--segmenter",
+        choices=("rule", "llm"),
+        default="rule",
+        help="llm: an LLM groups the sentences into steps (validated; rules on failure)",
+    )
+    llm.add_argument(
+        "--classifier",
+        choices=("rule", "llm"),
+        default="rule",
+        help="llm: rule markers decide where present, the LLM labels the other steps",
+    )
     llm.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vllm serve)")
     llm.add_argument("--llm-model", help="model name the endpoint serves")
-    llm.add_argument("--api-key-env", default="OPENAI_API_KEY",
-                     help="environment variable holding the API key (default: %(default)s; unset: no key)")
+    llm.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        help="environment variable holding the API key (default: %(default)s; unset: no key)",
+    )
     llm.add_argument("--llm-concurrency", type=int, default=8, help="requests in flight (default: %(default)s)")
     llm.add_argument("--llm-timeout", type=float, default=300.0, help="seconds per request (default: %(default)s)")
-    llm.add_argument("--llm-retries", type=int, default=4,
-                     help="retries with backoff on 429, 5xx and timeouts (default: %(default)s)")
-    llm.add_argument("--llm-cache", metavar="DIR",
-                     help="answer cache, shared by reruns and shards (default: the user cache folder)")
+    llm.add_argument(
+        "--llm-retries",
+        type=int,
+        default=4,
+        help="retries with backoff on 429, 5xx and timeouts (default: %(default)s)",
+    )
+    llm.add_argument(
+        "--llm-cache", metavar="DIR", help="answer cache, shared by reruns and shards (default: the user cache folder)"
+    )
     return parser
 
 
@@ -131,8 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\ninterrupted: run the same command again to resume from {args.output}",
-              file=sys.stderr)
+        print(f"\ninterrupted: run the same command again to resume from {args.output}", file=sys.stderr)
         return 130
     print(summary)
     return 0

@@ -13,9 +13,17 @@ SAMPLE = Path(__file__).resolve().parents[1] / "limopro_plugins" / "data" / "sam
 
 
 def test_structure_file_with_scores_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rows = [{"index": i, "steps": [{"mode": "progressive", "tokens": 30, "pir": None},
-                                   {"mode": "verification", "tokens": 10, "pir": 0.01 * i},
-                                   {"mode": "error_correction", "tokens": 10, "pir": -0.02}]} for i in range(4)]
+    rows = [
+        {
+            "index": i,
+            "steps": [
+                {"mode": "progressive", "tokens": 30, "pir": None},
+                {"mode": "verification", "tokens": 10, "pir": 0.01 * i},
+                {"mode": "error_correction", "tokens": 10, "pir": -0.02},
+            ],
+        }
+        for i in range(4)
+    ]
     (tmp_path / "structure.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     png = tmp_path / "pir.png"
     assert main([str(tmp_path), "--json", "--plot", str(png)]) == 0
@@ -43,7 +51,11 @@ def test_lm_eval_samples_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     stats = json.loads(capsys.readouterr().out)
     assert stats["responses"] == 2
     assert {m: v["steps"] for m, v in stats["modes"].items()} == {
-        "progressive": 2, "verification": 1, "multi_method": 1, "error_correction": 0}
+        "progressive": 2,
+        "verification": 1,
+        "multi_method": 1,
+        "error_correction": 0,
+    }
 
 
 def test_a_torn_last_line_is_skipped_and_left_in_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,16 +12,31 @@ from limopro_plugins.convert import main
 from limopro_plugins.train.convert import convert_file
 from limopro_plugins.pir.records import Fields
 
-LIMO = {"question": "What is 2+3?", "solution": "First, 2+3 = 5.\n\nWait, let me check: 5.\n\n**Final Answer**\n\\boxed{5}",
-        "answer": "5"}
+LIMO = {
+    "question": "What is 2+3?",
+    "solution": "First, 2+3 = 5.\n\nWait, let me check: 5.\n\n**Final Answer**\n\\boxed{5}",
+    "answer": "5",
+}
 RECORDS = {
     "limo": LIMO,
-    "s1k": {"question": "What is 2+3?", "thinking_trajectories": ["First, 2+3 = 5. Wait, let me check: 5."],
-            "attempt": "The answer is \\boxed{5}."},
-    "sharegpt": {"conversations": [{"from": "human", "value": "What is 2+3?"},
-                                   {"from": "gpt", "value": "<think>2+3 = 5.</think>\n\nSo \\boxed{5}."}]},
-    "messages": {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "What is 2+3?"},
-                              {"role": "assistant", "content": "2+3 = 5.\n\nThus \\boxed{5}."}]},
+    "s1k": {
+        "question": "What is 2+3?",
+        "thinking_trajectories": ["First, 2+3 = 5. Wait, let me check: 5."],
+        "attempt": "The answer is \\boxed{5}.",
+    },
+    "sharegpt": {
+        "conversations": [
+            {"from": "human", "value": "What is 2+3?"},
+            {"from": "gpt", "value": "<think>2+3 = 5.</think>\n\nSo \\boxed{5}."},
+        ]
+    },
+    "messages": {
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "What is 2+3?"},
+            {"role": "assistant", "content": "2+3 = 5.\n\nThus \\boxed{5}."},
+        ]
+    },
     "alpaca": {"instruction": "What is 2+3?", "input": "", "output": "2+3 = 5.\n\nThus \\boxed{5}."},
 }
 
@@ -58,12 +73,18 @@ def test_alpaca_output(tmp_path: Path) -> None:
     src = write(tmp_path / "in.jsonl", [LIMO])
     convert_file(str(src), tmp_path / "out.jsonl", fmt="alpaca", system="")
     assert json.loads((tmp_path / "out.jsonl").read_text()) == {
-        "instruction": LIMO["question"], "input": "", "output": LIMO["solution"], "system": ""}
+        "instruction": LIMO["question"],
+        "input": "",
+        "output": LIMO["solution"],
+        "system": "",
+    }
 
 
 def test_rejects_are_reported_written_and_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    src = write(tmp_path / "in.jsonl", [LIMO, "{not json", {"question": "q"}, LIMO,
-                                         {"conversations": [{"from": "gpt", "value": "x"}]}])
+    src = write(
+        tmp_path / "in.jsonl",
+        [LIMO, "{not json", {"question": "q"}, LIMO, {"conversations": [{"from": "gpt", "value": "x"}]}],
+    )
     assert main(["--input", str(src), "--output", str(tmp_path / "out.jsonl")]) == 0
     captured = capsys.readouterr()
     assert "read: 5, written: 2, rejected: 3" in captured.out
@@ -151,10 +172,12 @@ def test_one_object_json_file_is_one_record_unless_it_wraps_a_list_of_records(tm
     empty.write_text(json.dumps({"data": []}))
     assert (convert_file(str(empty), tmp_path / "empty.jsonl").read) == 0
     own_fields = tmp_path / "own.json"  # a record read with --schema/--*-field, holding a list of objects
-    own_fields.write_text(json.dumps({"problem": "What is 2+3?", "response": "2+3 = 5.\n\n\\boxed{5}",
-                                      "refs": [{"k": 1}]}))
-    counts = convert_file(str(own_fields), tmp_path / "own.jsonl", schema="limo",
-                          fields=Fields(question="problem", reasoning="response"))
+    own_fields.write_text(
+        json.dumps({"problem": "What is 2+3?", "response": "2+3 = 5.\n\n\\boxed{5}", "refs": [{"k": 1}]})
+    )
+    counts = convert_file(
+        str(own_fields), tmp_path / "own.jsonl", schema="limo", fields=Fields(question="problem", reasoning="response")
+    )
     assert (counts.written, counts.rejected) == (1, 0)
 
 

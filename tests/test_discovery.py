@@ -29,12 +29,15 @@ def test_lm_eval_ls_tasks_lists_the_four_names(tmp_path: Path) -> None:
 def test_include_path_still_works_and_is_not_indexed_twice(tmp_path: Path) -> None:
     extra = tmp_path / "mine"
     extra.mkdir()
-    (extra / "my_task.yaml").write_text("include: " + str(Path(task_dir()) / "limopro" / "limopro_aime.yaml") +
-                                        "\ntask: my_aime_variant\n")
-    code = ("from lm_eval.tasks import TaskManager as T; import sys;"
-            f"t = T(include_path=[{str(extra)!r}, {task_dir()!r}]);"
-            "print(t.include_path);"
-            "print('my_aime_variant' in t.all_tasks, 'limopro_aime' in t.all_tasks)")
+    (extra / "my_task.yaml").write_text(
+        "include: " + str(Path(task_dir()) / "limopro" / "limopro_aime.yaml") + "\ntask: my_aime_variant\n"
+    )
+    code = (
+        "from lm_eval.tasks import TaskManager as T; import sys;"
+        f"t = T(include_path=[{str(extra)!r}, {task_dir()!r}]);"
+        "print(t.include_path);"
+        "print('my_aime_variant' in t.all_tasks, 'limopro_aime' in t.all_tasks)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     paths, found = proc.stdout.strip().splitlines()[-2:]
@@ -77,10 +80,14 @@ def _startup_medians(on: dict[str, str], off: dict[str, str], runs: int = 15) ->
 def test_hook_costs_little_start_up_time() -> None:
     on = {**os.environ, "LIMOPRO_LM_EVAL_HOOK": "1"}
     off = {**os.environ, "LIMOPRO_LM_EVAL_HOOK": "0"}
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "pass"], env=on, capture_output=True,
-                          text=True, check=True)
-    hook_us = sum(int(line.split("|")[1]) for line in proc.stderr.splitlines()
-                  if "limopro_plugins" in line and line.count("|") == 2)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "pass"], env=on, capture_output=True, text=True, check=True
+    )
+    hook_us = sum(
+        int(line.split("|")[1])
+        for line in proc.stderr.splitlines()
+        if "limopro_plugins" in line and line.count("|") == 2
+    )
     assert 0 < hook_us < 20_000, proc.stderr  # self time of every limopro module imported at start-up
     imported = {line.split("|")[2].strip() for line in proc.stderr.splitlines() if line.count("|") == 2}
     assert not {m for m in imported if m.split(".")[0] in ("lm_eval", "torch", "transformers")}
@@ -98,26 +105,42 @@ def test_fresh_venv_pip_install_resolves_the_tasks(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     ours = sysconfig.get_paths()["purelib"]
     (Path(site) / "_deps_from_test_env.pth").write_text(ours + "\n")
     src = tmp_path / "src"  # a copy, so the build cannot see the editable install's files
     shutil.copytree(repo, src, ignore=shutil.ignore_patterns(".venv", ".git", "out", "*.egg-info", "__pycache__"))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    install = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", str(src)],
-                             capture_output=True, text=True, env=env, timeout=600)
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--no-deps", str(src)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
     shutil.rmtree(src)
-    code = ("import lm_eval.tasks as t, limopro_plugins.eval.discovery as d; m = t.TaskManager();"
-            "print(d.task_dir()); print([n for n in m.all_tasks if n.startswith('limopro')])")
-    proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
-                          timeout=600)
+    code = (
+        "import lm_eval.tasks as t, limopro_plugins.eval.discovery as d; m = t.TaskManager();"
+        "print(d.task_dir()); print([n for n in m.all_tasks if n.startswith('limopro')])"
+    )
+    proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     where, names = proc.stdout.strip().splitlines()[-2:]
     assert where.startswith(site) and where.endswith("limopro_plugins/tasks")
     assert all(name in names for name in NAMES)
-    listing = subprocess.run([str(python), "-m", "lm_eval", "ls", "tasks"], capture_output=True, text=True,
-                             env=env, cwd=tmp_path, timeout=600)
+    listing = subprocess.run(
+        [str(python), "-m", "lm_eval", "ls", "tasks"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert listing.returncode == 0 and "limopro_gpqa_diamond" in listing.stdout
     assert str(src) not in listing.stdout and str(repo / "tasks") not in listing.stdout

@@ -19,9 +19,22 @@ import yaml
 
 from limopro_plugins import PAPER_SYSTEM_PROMPT
 from limopro_plugins.eval.discovery import task_dir
-from limopro_plugins.eval.task import (GPQA_INSTRUCTION, LETTERS, DataUnavailableError, LimoproTask, doc_to_text,
-                                        keep_all, majority_correct, mean_of_samples, normalize, pass_at_k,
-                                        ratio_of_sums, response_tokenizer, shuffled_options, system_prompt)
+from limopro_plugins.eval.task import (
+    GPQA_INSTRUCTION,
+    LETTERS,
+    DataUnavailableError,
+    LimoproTask,
+    doc_to_text,
+    keep_all,
+    majority_correct,
+    mean_of_samples,
+    normalize,
+    pass_at_k,
+    ratio_of_sums,
+    response_tokenizer,
+    shuffled_options,
+    system_prompt,
+)
 from limopro_plugins.eval.grading import Graded
 from limopro_plugins.eval.patterns import profiles
 
@@ -51,8 +64,10 @@ def test_gpqa_options_are_shuffled_deterministically_and_spread(shared_data: Pat
     for row in rows:
         choices, letter = shuffled_options(row)
         repeatable = (choices, letter) == shuffled_options(dict(row))
-        options = [str(row[k]).strip() for k in
-                   ("Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")]
+        options = [
+            str(row[k]).strip()
+            for k in ("Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
+        ]
         same_options = sorted(choices) == sorted(options)
         letter_is_right = choices[LETTERS.index(letter)] == options[0]
         assert repeatable and same_options and letter_is_right
@@ -89,8 +104,13 @@ def test_yaml_prompt_and_paper_defaults() -> None:
     config = yaml.safe_load("\n".join(line for line in template.splitlines() if "!function" not in line))
     assert config["description"] == PAPER_SYSTEM_PROMPT
     assert config["repeats"] == 8
-    assert config["generation_kwargs"] == {"until": [], "do_sample": True, "temperature": 0.7, "top_p": 0.95,
-                                           "max_gen_toks": 32768}
+    assert config["generation_kwargs"] == {
+        "until": [],
+        "do_sample": True,
+        "temperature": 0.7,
+        "top_p": 0.95,
+        "max_gen_toks": 32768,
+    }
 
 
 def test_system_prompt_is_never_duplicated() -> None:
@@ -105,18 +125,22 @@ def test_prompts_built_by_the_task(shared_data: Path, tiny_qwen_dir: Path) -> No
     from transformers import AutoTokenizer
 
     tasks = load_tasks(data_dir=str(shared_data))
-    chat = functools.partial(AutoTokenizer.from_pretrained(tiny_qwen_dir).apply_chat_template, tokenize=False,
-                             add_generation_prompt=True)
+    chat = functools.partial(
+        AutoTokenizer.from_pretrained(tiny_qwen_dir).apply_chat_template, tokenize=False, add_generation_prompt=True
+    )
     for name, task in tasks.items():
         doc = task.test_docs()[0]
         question = doc_to_text(doc)
         # booleans only, so that a failure never shows a (GPQA) question
         plain_ok = task.fewshot_context(doc, 0) == f"{PAPER_SYSTEM_PROMPT}\n\n{question}"
         templated = task.fewshot_context(doc, 0, apply_chat_template=True, chat_template=chat)
-        templated_ok = templated == (f"<|im_start|>system\n{PAPER_SYSTEM_PROMPT}<|im_end|>\n"
-                                     f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n")
-        not_twice = templated == task.fewshot_context(doc, 0, system_instruction=PAPER_SYSTEM_PROMPT,
-                                                      apply_chat_template=True, chat_template=chat)
+        templated_ok = templated == (
+            f"<|im_start|>system\n{PAPER_SYSTEM_PROMPT}<|im_end|>\n"
+            f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+        )
+        not_twice = templated == task.fewshot_context(
+            doc, 0, system_instruction=PAPER_SYSTEM_PROMPT, apply_chat_template=True, chat_template=chat
+        )
         assert plain_ok and templated_ok and not_twice, name
     with pytest.raises(ValueError, match="zero-shot"):
         tasks["limopro_aime"].fewshot_context(tasks["limopro_aime"].test_docs()[0], 3)
@@ -139,10 +163,19 @@ def test_task_config_n_and_filter(shared_data: Path) -> None:
 # --------------------------------------------------------------------------- metrics
 
 
-@pytest.mark.parametrize(("n", "c", "k", "expected"),
-                         [(8, 0, 1, 0.0), (8, 8, 1, 1.0), (8, 2, 1, 0.25), (8, 1, 8, 1.0), (8, 0, 8, 0.0),
-                          (4, 1, 2, 0.5), (5, 2, 3, 1 - math.comb(3, 3) / math.comb(5, 3)),
-                          (8, 3, 2, 1 - math.comb(5, 2) / math.comb(8, 2))])
+@pytest.mark.parametrize(
+    ("n", "c", "k", "expected"),
+    [
+        (8, 0, 1, 0.0),
+        (8, 8, 1, 1.0),
+        (8, 2, 1, 0.25),
+        (8, 1, 8, 1.0),
+        (8, 0, 8, 0.0),
+        (4, 1, 2, 0.5),
+        (5, 2, 3, 1 - math.comb(3, 3) / math.comb(5, 3)),
+        (8, 3, 2, 1 - math.comb(5, 2) / math.comb(8, 2)),
+    ],
+)
 def test_pass_at_k(n: int, c: int, k: int, expected: float) -> None:
     assert pass_at_k(n, c, k) == pytest.approx(expected)
 
@@ -182,18 +215,27 @@ def test_process_results_grades_every_sample(shared_data: Path, tiny_qwen_dir: P
     doc = aime.test_docs()[0]  # gold 204
     responses = ["So \\boxed{204}.", "The answer is 12", "\\boxed{204.0}", "I give up"]
     out = aime.process_results(doc, [responses])
-    counted = [len(ids) for ids in AutoTokenizer.from_pretrained(tiny_qwen_dir)(
-        responses, add_special_tokens=False)["input_ids"]]
-    expected = {"acc": [1, 0, 1, 0], "pass@1": 0.5, "pass@n": 1.0, "maj@n": 1.0, "tok": counted,
-                "eff": (2, sum(counted))}
+    counted = [
+        len(ids)
+        for ids in AutoTokenizer.from_pretrained(tiny_qwen_dir)(responses, add_special_tokens=False)["input_ids"]
+    ]
+    expected = {
+        "acc": [1, 0, 1, 0],
+        "pass@1": 0.5,
+        "pass@n": 1.0,
+        "maj@n": 1.0,
+        "tok": counted,
+        "eff": (2, sum(counted)),
+    }
     assert {k: out[k] for k in expected} == expected
     assert set(out) == set(aime.aggregation())  # every metric has its per-question item
     assert len(out["steps"]) == 4
     gpqa = tasks["limopro_gpqa_diamond"]
     doc = gpqa.test_docs()[0]
     wrong = next(x for x in LETTERS if x != doc["answer"])
-    out = gpqa.process_results(doc, [[f"\\boxed{{{wrong}}}", f"\\boxed{{{wrong}}}", f"\\boxed{{{doc['answer']}}}",
-                                       "no idea"]])
+    out = gpqa.process_results(
+        doc, [[f"\\boxed{{{wrong}}}", f"\\boxed{{{wrong}}}", f"\\boxed{{{doc['answer']}}}", "no idea"]]
+    )
     assert (out["acc"], out["pass@1"], out["maj@n"]) == ([0, 0, 1, 0], 0.25, 0.0)
     assert out["pass@n"] == 1.0 and len(out["tok"]) == 4
 
@@ -201,8 +243,10 @@ def test_process_results_grades_every_sample(shared_data: Path, tiny_qwen_dir: P
 def test_task_aggregation_matches_hand_computation(shared_data: Path) -> None:
     task = load_tasks(("limopro_aime",), data_dir=str(shared_data), n=2)["limopro_aime"]
     docs = task.test_docs()
-    per_doc = [task.process_results(docs[0], [["\\boxed{204}", "\\boxed{1}"]]),
-               task.process_results(docs[1], [[f"\\boxed{{{docs[1]['answer']}}}"] * 2])]
+    per_doc = [
+        task.process_results(docs[0], [["\\boxed{204}", "\\boxed{1}"]]),
+        task.process_results(docs[1], [[f"\\boxed{{{docs[1]['answer']}}}"] * 2]),
+    ]
     agg = task.aggregation()
     values = {name: agg[name]([d[name] for d in per_doc]) for name in agg}
     tokens = [t for d in per_doc for t in d["tok"]]
@@ -220,8 +264,11 @@ def test_tokenizer_sources_and_word_fallback(tiny_qwen_dir: Path, caplog: pytest
     from transformers import AutoTokenizer
 
     expected = [len(AutoTokenizer.from_pretrained(tiny_qwen_dir).encode(t, add_special_tokens=False)) for t in texts]
-    for metadata in ({"pretrained": str(tiny_qwen_dir)}, {"pretrained": "/nonexistent", "tokenizer": str(tiny_qwen_dir)},
-                     {"model": str(tiny_qwen_dir)}):
+    for metadata in (
+        {"pretrained": str(tiny_qwen_dir)},
+        {"pretrained": "/nonexistent", "tokenizer": str(tiny_qwen_dir)},
+        {"model": str(tiny_qwen_dir)},
+    ):
         assert [p.tokens for p in profiles(texts, response_tokenizer(metadata))] == expected
     with caplog.at_level(logging.WARNING):
         assert response_tokenizer({}) is None
@@ -237,13 +284,17 @@ def test_missing_local_file_and_missing_hub_say_what_to_set(tmp_path: Path, monk
     monkeypatch.delenv("LIMOPRO_DATA_DIR", raising=False)
     with pytest.raises(DataUnavailableError) as error:
         load_tasks(("limopro_amc",), data_dir=str(tmp_path))
-    assert str(error.value) == (f"limopro_amc: {tmp_path / 'amc23.jsonl'} not found (data_dir / LIMOPRO_DATA_DIR "
-                                f"points at {tmp_path}, which must hold amc23.jsonl).")
+    assert str(error.value) == (
+        f"limopro_amc: {tmp_path / 'amc23.jsonl'} not found (data_dir / LIMOPRO_DATA_DIR "
+        f"points at {tmp_path}, which must hold amc23.jsonl)."
+    )
     with pytest.raises(DataUnavailableError) as error:
         load_tasks(("limopro_gpqa_diamond",))
     message = str(error.value)
-    assert message.startswith("limopro_gpqa_diamond: cannot load Idavidrein/gpqa (gated: accept its terms on the hub "
-                              "and set HF_TOKEN) from the Hugging Face hub")
+    assert message.startswith(
+        "limopro_gpqa_diamond: cannot load Idavidrein/gpqa (gated: accept its terms on the hub "
+        "and set HF_TOKEN) from the Hugging Face hub"
+    )
     assert message.endswith("set LIMOPRO_DATA_DIR=DIR, with DIR holding gpqa_diamond.csv.gz.")
     monkeypatch.setenv("LIMOPRO_DATA_DIR", str(tmp_path))
     (tmp_path / "aime24.jsonl").write_text('{"id": 1, "problem": "1+1?", "answer": "2"}\n')

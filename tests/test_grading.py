@@ -94,17 +94,45 @@ def test_extract_math_answer(text: str, expected: str | None) -> None:
 @pytest.mark.parametrize(
     ("pred", "gold", "equal"),
     [
-        ("025", 25, True), ("25", "025", True), ("25.0", 25, True), ("25", 25.0, True), ("27", "27.0", True),
-        ("1,000", 1000, True), ("1000", "1{,}000", True), ("1\\,000", 1000, True), ("\\$5", 5, True),
-        ("\\frac{1}{2}", "0.5", True), ("\\frac12", 0.5, True), ("3/4", "0.75", True),
-        ("-\\frac{1}{2}", -0.5, True), ("\\dfrac{5}{14}", "\\frac{5}{14}", True), ("\\tfrac{5}{14}", "5/14", True),
-        ("x = 5", 5, True), ("k=5", "5", True), ("30^\\circ", 30, True), ("30^{\\circ}", 30, True),
-        ("50\\%", 50, True), ("72\\text{ cm}", 72, True), ("5.", 5, True),
-        ("\\sqrt{8}", "2\\sqrt{2}", True), ("\\{1,2\\}", "\\{2,1\\}", True), ("0.333333", "\\frac{1}{3}", True),
-        ("-3", -3, True), ("24", 25, False), ("-25", 25, False), ("0.33", "\\frac{1}{3}", False),
-        ("24.9999999", 25, False), ("2\\pi", "\\pi", False), ("5 \\text{ and } 7", 57, False), ("1 2", 12, False),
-        ("\\text{five}", 5, False), ("\\textbf{(C) } 25", 25, True), ("\\frac{1}{0}", 5, False),
-        (None, 5, False), ("", 5, False), ("   ", 5, False),
+        ("025", 25, True),
+        ("25", "025", True),
+        ("25.0", 25, True),
+        ("25", 25.0, True),
+        ("27", "27.0", True),
+        ("1,000", 1000, True),
+        ("1000", "1{,}000", True),
+        ("1\\,000", 1000, True),
+        ("\\$5", 5, True),
+        ("\\frac{1}{2}", "0.5", True),
+        ("\\frac12", 0.5, True),
+        ("3/4", "0.75", True),
+        ("-\\frac{1}{2}", -0.5, True),
+        ("\\dfrac{5}{14}", "\\frac{5}{14}", True),
+        ("\\tfrac{5}{14}", "5/14", True),
+        ("x = 5", 5, True),
+        ("k=5", "5", True),
+        ("30^\\circ", 30, True),
+        ("30^{\\circ}", 30, True),
+        ("50\\%", 50, True),
+        ("72\\text{ cm}", 72, True),
+        ("5.", 5, True),
+        ("\\sqrt{8}", "2\\sqrt{2}", True),
+        ("\\{1,2\\}", "\\{2,1\\}", True),
+        ("0.333333", "\\frac{1}{3}", True),
+        ("-3", -3, True),
+        ("24", 25, False),
+        ("-25", 25, False),
+        ("0.33", "\\frac{1}{3}", False),
+        ("24.9999999", 25, False),
+        ("2\\pi", "\\pi", False),
+        ("5 \\text{ and } 7", 57, False),
+        ("1 2", 12, False),
+        ("\\text{five}", 5, False),
+        ("\\textbf{(C) } 25", 25, True),
+        ("\\frac{1}{0}", 5, False),
+        (None, 5, False),
+        ("", 5, False),
+        ("   ", 5, False),
     ],
 )
 def test_math_equal(pred: str | None, gold: str | int | float, equal: bool) -> None:
@@ -113,8 +141,17 @@ def test_math_equal(pred: str | None, gold: str | int | float, equal: bool) -> N
 
 @pytest.mark.parametrize(
     ("pred", "gold"),
-    [("025", "25"), ("25.0", "25"), ("1,000", "1000"), ("\\frac{1}{2}", "0.5"), ("24", "25"), ("-3", "3"),
-     ("x = 5", "5"), ("3/4", "0.75"), ("50\\%", "50")],
+    [
+        ("025", "25"),
+        ("25.0", "25"),
+        ("1,000", "1000"),
+        ("\\frac{1}{2}", "0.5"),
+        ("24", "25"),
+        ("-3", "3"),
+        ("x = 5", "5"),
+        ("3/4", "0.75"),
+        ("50\\%", "50"),
+    ],
 )
 def test_numeric_fast_path_agrees_with_math_verify(pred: str, gold: str) -> None:
     """The fast path only saves time: it must decide as math-verify would."""
@@ -123,9 +160,14 @@ def test_numeric_fast_path_agrees_with_math_verify(pred: str, gold: str) -> None
 
 @pytest.mark.parametrize(
     "response",
-    ["Maybe the answer is 12? Let me verify with 25 instead", "the answer is 12 (or 25 if we count both ends)",
-     "The answer is $12$ or $25$.", "The answer is \\(12\\) and not \\(25\\).",
-     "So the answer is 24. Hmm wait, \\boxed{25", "\\boxed{24}. Put the answer in \\boxed{}."],
+    [
+        "Maybe the answer is 12? Let me verify with 25 instead",
+        "the answer is 12 (or 25 if we count both ends)",
+        "The answer is $12$ or $25$.",
+        "The answer is \\(12\\) and not \\(25\\).",
+        "So the answer is 24. Hmm wait, \\boxed{25",
+        "\\boxed{24}. Put the answer in \\boxed{}.",
+    ],
 )
 def test_free_text_after_an_answer_is_not_graded(response: str) -> None:
     assert grade_math(response, 25).correct is False
@@ -143,16 +185,47 @@ def test_grade_math_reports_the_wrong_answer() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["The correct option is \\boxed{C}.", "\\boxed{\\text{(C)}}", "\\boxed{(C)}", "\\boxed{C) 4.2 eV}",
-     "\\boxed{\\textbf{C}}", "\\boxed{\\mathrm{C}}", "$\\boxed{\\text{C}}$", "\\boxed{c}", "\\fbox{C}",
-     "Answer: C", "answer is (C)", "The correct answer is C.", "The answer is: **C**", "**Answer:** (C)",
-     "Final answer: **C**", "the answer is option C", "The answer is \\(C\\).", "The answer is \\(\\text{C}\\).", "**(C)**", "so it is **C**",
-     "**C) 4.2 eV**", "I first thought (A).\n\nAnswer: C",
-     "\\boxed{\\text{(C)} 4.2 eV}", "\\boxed{\\textbf{(C)} 4.2}", "\\boxed{\\text{C: } 4.2}",
-     "\\boxed{\\text{C}\\ 4.2\\text{ eV}}", "\\boxed{\\text{Option C}}", "\\boxed{(\\text{C})}", "\\boxed{(C) -2.4 eV}",
-     "\\boxed{\\text{\\textbf{C}}}", "\\boxed{C} is the format: \\boxed{}", "The correct option is (C).",
-     "**Correct option:** C", "My final choice: (C)", "Final choice: C", "So.\nBest option is (C)", "x\nRight option: C", "Long reasoning about (B) and (D).\n\n(C)",
-     LONG_REASONING + "Answer: C"],
+    [
+        "The correct option is \\boxed{C}.",
+        "\\boxed{\\text{(C)}}",
+        "\\boxed{(C)}",
+        "\\boxed{C) 4.2 eV}",
+        "\\boxed{\\textbf{C}}",
+        "\\boxed{\\mathrm{C}}",
+        "$\\boxed{\\text{C}}$",
+        "\\boxed{c}",
+        "\\fbox{C}",
+        "Answer: C",
+        "answer is (C)",
+        "The correct answer is C.",
+        "The answer is: **C**",
+        "**Answer:** (C)",
+        "Final answer: **C**",
+        "the answer is option C",
+        "The answer is \\(C\\).",
+        "The answer is \\(\\text{C}\\).",
+        "**(C)**",
+        "so it is **C**",
+        "**C) 4.2 eV**",
+        "I first thought (A).\n\nAnswer: C",
+        "\\boxed{\\text{(C)} 4.2 eV}",
+        "\\boxed{\\textbf{(C)} 4.2}",
+        "\\boxed{\\text{C: } 4.2}",
+        "\\boxed{\\text{C}\\ 4.2\\text{ eV}}",
+        "\\boxed{\\text{Option C}}",
+        "\\boxed{(\\text{C})}",
+        "\\boxed{(C) -2.4 eV}",
+        "\\boxed{\\text{\\textbf{C}}}",
+        "\\boxed{C} is the format: \\boxed{}",
+        "The correct option is (C).",
+        "**Correct option:** C",
+        "My final choice: (C)",
+        "Final choice: C",
+        "So.\nBest option is (C)",
+        "x\nRight option: C",
+        "Long reasoning about (B) and (D).\n\n(C)",
+        LONG_REASONING + "Answer: C",
+    ],
 )
 def test_extract_choice_formats(text: str) -> None:
     assert extract_choice(text) == "C"
@@ -180,11 +253,25 @@ def test_choice_precedence(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "no letter here", "Answer: E", "I like (a) lot", "the answer is a bit subtle", "\\boxed{Cat}",
-     "The Answer is Avogadro's number", "\\boxed{C", "\\boxed{a = 2g}", "\\boxed{C \\le 3}",
-     "\\boxed{\\mathrm{C}_p = 5}", "\\boxed{\\mathbf{B} \\cdot \\mathbf{v}}", "\\boxed{(C) = 5}",
-     "Thus \\boxed{D = 3.1 \\text{ m}}, which is option (B).",  # a mention in passing is no answer
-     "option A is wrong", "Another option is A.", "The correct option is not A."],
+    [
+        "",
+        "no letter here",
+        "Answer: E",
+        "I like (a) lot",
+        "the answer is a bit subtle",
+        "\\boxed{Cat}",
+        "The Answer is Avogadro's number",
+        "\\boxed{C",
+        "\\boxed{a = 2g}",
+        "\\boxed{C \\le 3}",
+        "\\boxed{\\mathrm{C}_p = 5}",
+        "\\boxed{\\mathbf{B} \\cdot \\mathbf{v}}",
+        "\\boxed{(C) = 5}",
+        "Thus \\boxed{D = 3.1 \\text{ m}}, which is option (B).",  # a mention in passing is no answer
+        "option A is wrong",
+        "Another option is A.",
+        "The correct option is not A.",
+    ],
 )
 def test_no_choice_found(text: str) -> None:
     assert extract_choice(text) is None
@@ -230,7 +317,7 @@ GARBAGE = [
 
 
 @pytest.mark.timeout(120, method="thread")  # a hang guard, not a speed test (the signal method would clash
-@pytest.mark.parametrize("text", GARBAGE)    # with math-verify's own alarms)
+@pytest.mark.parametrize("text", GARBAGE)  # with math-verify's own alarms)
 def test_garbage_is_wrong_not_a_crash(text: str) -> None:
     assert grade_math(text, 7).correct is False
     assert grade_choice(text, "A").correct is False
@@ -247,11 +334,15 @@ def test_grading_works_outside_the_main_thread() -> None:
 
     def work() -> None:
         try:
-            results.extend([grade_math("\\boxed{\\frac{1}{2}}", "0.5").correct,
-                            grade_math("\\boxed{2\\sqrt{2}}", "\\sqrt{8}").correct,
-                            grade_math("\\boxed{9^{9^{9}}+1}", 1).correct,
-                            grade_math("\\boxed{" + "^".join(["2"] * 100) + "}", 4).correct,
-                            grade_math("\\boxed{" + "(" * 30 + "1" + ")" * 30 + "}", 1).correct])
+            results.extend(
+                [
+                    grade_math("\\boxed{\\frac{1}{2}}", "0.5").correct,
+                    grade_math("\\boxed{2\\sqrt{2}}", "\\sqrt{8}").correct,
+                    grade_math("\\boxed{9^{9^{9}}+1}", 1).correct,
+                    grade_math("\\boxed{" + "^".join(["2"] * 100) + "}", 4).correct,
+                    grade_math("\\boxed{" + "(" * 30 + "1" + ")" * 30 + "}", 1).correct,
+                ]
+            )
         except BaseException as error:  # noqa: BLE001 - reported by the assertion below
             errors.append(error)
 

@@ -92,18 +92,36 @@ def test_a_failed_write_leaves_the_old_file(tmp_path: Path, data_file: Path, mon
 
 def _prune(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TQDM_DISABLE": "1"}
-    return subprocess.run([sys.executable, "-m", "limopro_plugins.prune", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "limopro_plugins.prune", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
-def test_register_reads_pruned_records_with_the_runs_schema_and_fields(tmp_path: Path,
-                                                                       tiny_qwen_dir: Path) -> None:
+def test_register_reads_pruned_records_with_the_runs_schema_and_fields(tmp_path: Path, tiny_qwen_dir: Path) -> None:
     """Pruned records keep the input's field names: run and merge --register read them as the run did."""
     samples = [json.loads(line) for line in SAMPLE.read_text().splitlines()[:2]]
     (tmp_path / "custom.jsonl").write_text(
-        "".join(json.dumps({"problem": r["question"], "solution": r["solution"]}) + "\n" for r in samples))
-    common = ["--input", "custom.jsonl", "--schema", "limo", "--question-field", "problem", "--model",
-              str(tiny_qwen_dir), "--ratios", "0.5", "--name", "custom_pir"]
+        "".join(json.dumps({"problem": r["question"], "solution": r["solution"]}) + "\n" for r in samples)
+    )
+    common = [
+        "--input",
+        "custom.jsonl",
+        "--schema",
+        "limo",
+        "--question-field",
+        "problem",
+        "--model",
+        str(tiny_qwen_dir),
+        "--ratios",
+        "0.5",
+        "--name",
+        "custom_pir",
+    ]
     run = _prune(*common, "--output", "out", "--register", "ds", cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     written = [json.loads(line) for line in (tmp_path / "ds" / "custom_pir_0.5.jsonl").read_text().splitlines()]
@@ -132,15 +150,28 @@ def test_register_reads_pruned_records_with_the_runs_schema_and_fields(tmp_path:
         assert (folder / "dataset_info.json").read_text() == before
 
 
-def test_register_writes_nothing_when_a_pruned_record_cannot_be_converted(tmp_path: Path,
-                                                                           tiny_qwen_dir: Path) -> None:
+def test_register_writes_nothing_when_a_pruned_record_cannot_be_converted(tmp_path: Path, tiny_qwen_dir: Path) -> None:
     """ppl-all at ratio 1 removes every step: an S1K record with empty reasoning is no training record."""
     sample = json.loads(SAMPLE.read_text().splitlines()[0])
     reasoning, _, attempt = sample["solution"].rpartition("\n\n")
-    (tmp_path / "s1k.jsonl").write_text(json.dumps({"question": sample["question"],
-                                                    "thinking_trajectories": [reasoning], "attempt": attempt}) + "\n")
-    proc = _prune("--input", "s1k.jsonl", "--model", str(tiny_qwen_dir), "--strategy", "ppl-all", "--ratios",
-                  "0.5,1", "--output", "out", "--register", "ds", cwd=tmp_path)
+    (tmp_path / "s1k.jsonl").write_text(
+        json.dumps({"question": sample["question"], "thinking_trajectories": [reasoning], "attempt": attempt}) + "\n"
+    )
+    proc = _prune(
+        "--input",
+        "s1k.jsonl",
+        "--model",
+        str(tiny_qwen_dir),
+        "--strategy",
+        "ppl-all",
+        "--ratios",
+        "0.5,1",
+        "--output",
+        "out",
+        "--register",
+        "ds",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "line 1: field 'thinking_trajectories' is empty" in proc.stderr and "nothing was registered" in proc.stderr
     assert not (tmp_path / "ds").exists()
@@ -152,23 +183,60 @@ def _aligned_examples(dataset_dir: Path, name: str, model_dir: Path) -> list[dic
     from llamafactory.data.loader import _load_single_dataset, get_dataset_list
     from llamafactory.hparams import get_train_args
 
-    model_args, data_args, training_args, _, _ = get_train_args({
-        "model_name_or_path": str(model_dir), "stage": "sft", "do_train": True, "finetuning_type": "full",
-        "dataset": name, "dataset_dir": str(dataset_dir), "template": "qwen", "output_dir": str(dataset_dir / "x"),
-        "report_to": "none", "bf16": False,
-    })
+    model_args, data_args, training_args, _, _ = get_train_args(
+        {
+            "model_name_or_path": str(model_dir),
+            "stage": "sft",
+            "do_train": True,
+            "finetuning_type": "full",
+            "dataset": name,
+            "dataset_dir": str(dataset_dir),
+            "template": "qwen",
+            "output_dir": str(dataset_dir / "x"),
+            "report_to": "none",
+            "bf16": False,
+        }
+    )
     (attr,) = get_dataset_list([name], str(dataset_dir))
     return list(_load_single_dataset(attr, model_args, data_args, training_args))
 
 
 @pytest.mark.slow
 def test_prune_register_and_train_with_llamafactory(tmp_path: Path, tiny_qwen_dir: Path) -> None:
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "DISABLE_VERSION_CHECK": "1", "HF_HUB_OFFLINE": "1",
-           "HF_DATASETS_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    env = {
+        **os.environ,
+        "CUDA_VISIBLE_DEVICES": "",
+        "DISABLE_VERSION_CHECK": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TQDM_DISABLE": "1",
+    }
     prune = subprocess.run(
-        [sys.executable, "-m", "limopro_plugins.prune", "--input", str(SAMPLE), "--limit", "4", "--model",
-         str(tiny_qwen_dir), "--ratios", "0.3,0.5", "--name", "limo_pir", "--output", "out", "--register", "data"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "limopro_plugins.prune",
+            "--input",
+            str(SAMPLE),
+            "--limit",
+            "4",
+            "--model",
+            str(tiny_qwen_dir),
+            "--ratios",
+            "0.3,0.5",
+            "--name",
+            "limo_pir",
+            "--output",
+            "out",
+            "--register",
+            "data",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert prune.returncode == 0, prune.stderr[-3000:]
     info = json.loads((tmp_path / "data" / "dataset_info.json").read_text())
     assert list(info) == ["limo_pir_0.3", "limo_pir_0.5"]
@@ -179,15 +247,36 @@ def test_prune_register_and_train_with_llamafactory(tmp_path: Path, tiny_qwen_di
     assert all(example["_prompt"] and example["_response"] for example in aligned)  # none skipped
 
     config = tmp_path / "train.yaml"
-    config.write_text("\n".join([
-        f"model_name_or_path: {tiny_qwen_dir}", "stage: sft", "do_train: true", "finetuning_type: full",
-        "dataset: limo_pir_0.3", "dataset_dir: data", "template: qwen", "cutoff_len: 512",
-        "preprocessing_num_workers: 1", "overwrite_cache: true", "output_dir: run", "logging_steps: 1",
-        "max_steps: 2", "per_device_train_batch_size: 1", "gradient_accumulation_steps: 1",
-        "learning_rate: 1.0e-4", "bf16: false", "report_to: none", "save_strategy: 'no'", ""]))
+    config.write_text(
+        "\n".join(
+            [
+                f"model_name_or_path: {tiny_qwen_dir}",
+                "stage: sft",
+                "do_train: true",
+                "finetuning_type: full",
+                "dataset: limo_pir_0.3",
+                "dataset_dir: data",
+                "template: qwen",
+                "cutoff_len: 512",
+                "preprocessing_num_workers: 1",
+                "overwrite_cache: true",
+                "output_dir: run",
+                "logging_steps: 1",
+                "max_steps: 2",
+                "per_device_train_batch_size: 1",
+                "gradient_accumulation_steps: 1",
+                "learning_rate: 1.0e-4",
+                "bf16: false",
+                "report_to: none",
+                "save_strategy: 'no'",
+                "",
+            ]
+        )
+    )
     cli = Path(sys.executable).parent / "llamafactory-cli"  # this environment's, activated or not
-    train = subprocess.run([str(cli), "train", str(config)], cwd=tmp_path, env=env,
-                           capture_output=True, text=True, timeout=900)
+    train = subprocess.run(
+        [str(cli), "train", str(config)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+    )
     log = train.stdout + train.stderr
     assert train.returncode == 0, log[-4000:]
     assert "Invalid role tag" not in log and "Skipping this abnormal example" not in log

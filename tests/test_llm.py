@@ -54,8 +54,13 @@ def right_answer(request: dict) -> str:
     labels = []
     for number, text in steps:
         functional = "substitut" in text.lower() or "check" in text.lower()
-        labels.append({"step": int(number), "mode": "verification" if functional else "progressive",
-                       "relates_to": 1 if functional and number != "1" else None})
+        labels.append(
+            {
+                "step": int(number),
+                "mode": "verification" if functional else "progressive",
+                "relates_to": 1 if functional and number != "1" else None,
+            }
+        )
     return json.dumps({"labels": labels})
 
 
@@ -89,9 +94,15 @@ class FakeEndpoint:
             self.in_flight -= 1
         if reply.status == 200:
             content = right_answer(request) if reply.content is None else reply.content
-            body = {"id": f"c{number}", "object": "chat.completion", "created": 0, "model": request["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": content}}]}
+            body = {
+                "id": f"c{number}",
+                "object": "chat.completion",
+                "created": 0,
+                "model": request["model"],
+                "choices": [
+                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+                ],
+            }
         else:
             body = {"error": {"message": "scripted failure", "type": "server_error", "code": reply.status}}
         data = json.dumps(body).encode()
@@ -129,9 +140,15 @@ def endpoint() -> Iterator[tuple[FakeEndpoint, str]]:
 def chains(tmp_path: Path, reasonings: list[str]) -> list[Chain]:
     """Chains read the way the prune command reads them (LIMO records; the boxed paragraph is the solution)."""
     path = tmp_path / "chains.jsonl"
-    path.write_text("".join(json.dumps({"question": "How many apples?", "answer": "3",
-                                        "solution": f"{r}\n\n**Final Answer**\n\\boxed{{3}}"}) + "\n"
-                            for r in reasonings))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {"question": "How many apples?", "answer": "3", "solution": f"{r}\n\n**Final Answer**\n\\boxed{{3}}"}
+            )
+            + "\n"
+            for r in reasonings
+        )
+    )
     found = list(read_chains(str(path)))
     assert [c.reasoning for c in found] == [f"{r}\n\n" for r in reasonings]
     return found
@@ -165,8 +182,12 @@ def test_segments_and_labels_through_the_endpoint(endpoint, tmp_path: Path) -> N
     assert "".join(s.text for s in steps) == REASONING
     labels, outcome = llm_labels(client, "How many apples?", [s.text for s in steps])
     assert outcome == "ok"
-    assert [label.mode for label in labels] == [Mode.PROGRESSIVE, Mode.VERIFICATION, Mode.VERIFICATION,
-                                                 Mode.PROGRESSIVE]
+    assert [label.mode for label in labels] == [
+        Mode.PROGRESSIVE,
+        Mode.VERIFICATION,
+        Mode.VERIFICATION,
+        Mode.PROGRESSIVE,
+    ]
     assert labels[1].relates_to == 1 and labels[0].relates_to is None
     assert [r["model"] for r in fake.requests] == ["judge", "judge"]
     assert fake.requests[0]["temperature"] == 0
@@ -174,9 +195,18 @@ def test_segments_and_labels_through_the_endpoint(endpoint, tmp_path: Path) -> N
 
 def test_hybrid_rule_markers_decide_and_the_llm_labels_the_rest(endpoint, tmp_path: Path) -> None:
     fake, url = endpoint
-    fake.script = lambda n: Reply(content=json.dumps({"labels": [
-        {"step": 1, "mode": "progressive"}, {"step": 2, "mode": "verification", "relates_to": 1},
-        {"step": 3, "mode": "progressive"}, {"step": 4, "mode": "error_correction", "relates_to": 1}]}))
+    fake.script = lambda n: Reply(
+        content=json.dumps(
+            {
+                "labels": [
+                    {"step": 1, "mode": "progressive"},
+                    {"step": 2, "mode": "verification", "relates_to": 1},
+                    {"step": 3, "mode": "progressive"},
+                    {"step": 4, "mode": "error_correction", "relates_to": 1},
+                ]
+            }
+        )
+    )
     texts = [s.text for s in rebuild_steps(REASONING, REASONING.split("\n\n"))]
     labels, _ = llm_labels(client_for(url, tmp_path), "How many apples?", texts)
     modes, details = hybrid_modes(texts, labels)
@@ -202,14 +232,26 @@ def test_a_changed_character_twice_falls_back_to_the_rules(endpoint, tmp_path: P
     changed = json.dumps({"steps": [REASONING.replace("apples", "pears")]})
     fake.script = lambda n: Reply(content=changed) if n < 2 else Reply()
     [chain] = chains(tmp_path, [REASONING])
-    settings = Settings("in.jsonl", "m", "transformers", "float32", "solution", False, None, None,
-                        segmenter="llm", classifier="llm", llm_model="judge")
+    settings = Settings(
+        "in.jsonl",
+        "m",
+        "transformers",
+        "float32",
+        "solution",
+        False,
+        None,
+        None,
+        segmenter="llm",
+        classifier="llm",
+        llm_model="judge",
+    )
     annotation = annotate(chain, settings, client_for(url, tmp_path))
     assert annotation.llm == {"segment": "fallback", "classify": "ok"}
     assert [s.text for s in annotation.steps] == [s.text for s in segment(chain.reasoning)]
-    assert [d["llm_mode"] for d in annotation.details] == ["progressive", "verification", "verification",
-                                                           "progressive"]
-    assert len(fake.requests) == 3 and "does not copy the reasoning exactly" in fake.requests[1]["messages"][2]["content"]
+    assert [d["llm_mode"] for d in annotation.details] == ["progressive", "verification", "verification", "progressive"]
+    assert (
+        len(fake.requests) == 3 and "does not copy the reasoning exactly" in fake.requests[1]["messages"][2]["content"]
+    )
 
 
 def test_429_then_success_is_retried_by_the_client(endpoint, tmp_path: Path) -> None:
@@ -245,16 +287,18 @@ def test_requests_run_concurrently_within_the_bound_and_results_keep_order(endpo
     fake, url = endpoint
     fake.script = lambda n: Reply(delay=0.2)
     client = client_for(url, tmp_path, concurrency=3)
-    settings = Settings("in.jsonl", "m", "transformers", "float32", "solution", False, None, None,
-                        segmenter="llm", llm_model="judge")
+    settings = Settings(
+        "in.jsonl", "m", "transformers", "float32", "solution", False, None, None, segmenter="llm", llm_model="judge"
+    )
     items: list[Chain | Reject] = chains(tmp_path, [f"Step {i} first.\n\nStep {i} second." for i in range(9)])
     items.insert(4, Reject(index=99, line=5, reason="bad", record={}))
     started = time.monotonic()
     results = list(annotated(items, lambda chain: annotate(chain, settings, client), workers=3))
     assert [item.index for item, _ in results] == [item.index for item in items]
     assert [a is None for item, a in results] == [isinstance(item, Reject) for item in items]
-    assert all(a.steps[0].text == f"Step {item.index} first.\n\n" and a.llm == {"segment": "ok"}
-               for item, a in results if a)
+    assert all(
+        a.steps[0].text == f"Step {item.index} first.\n\n" and a.llm == {"segment": "ok"} for item, a in results if a
+    )
     assert 2 <= fake.max_in_flight <= 3 and time.monotonic() - started < 9 * 0.2
 
 
@@ -269,11 +313,37 @@ def test_prune_cli_with_llm_segmenter_and_classifier(endpoint, tmp_path: Path, t
 
     def prune(out: Path) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "limopro_plugins.prune", "--input", str(SAMPLE), "--limit", "3",
-             "--model", str(tiny_qwen_dir), "--output", str(out), "--ratios", "0.5",
-             "--segmenter", "llm", "--classifier", "llm", "--base-url", url, "--llm-model", "judge",
-             "--llm-cache", str(cache), "--llm-concurrency", "2"],
-            capture_output=True, text=True, timeout=600)
+            [
+                sys.executable,
+                "-m",
+                "limopro_plugins.prune",
+                "--input",
+                str(SAMPLE),
+                "--limit",
+                "3",
+                "--model",
+                str(tiny_qwen_dir),
+                "--output",
+                str(out),
+                "--ratios",
+                "0.5",
+                "--segmenter",
+                "llm",
+                "--classifier",
+                "llm",
+                "--base-url",
+                url,
+                "--llm-model",
+                "judge",
+                "--llm-cache",
+                str(cache),
+                "--llm-concurrency",
+                "2",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
 
     done = prune(tmp_path / "a")
     assert done.returncode == 0, done.stderr
@@ -293,8 +363,12 @@ def test_prune_cli_with_llm_segmenter_and_classifier(endpoint, tmp_path: Path, t
     assert again.returncode == 0, again.stderr
     assert len(fake.requests) == asked
     assert (tmp_path / "b" / "structure.jsonl").read_bytes() == (tmp_path / "a" / "structure.jsonl").read_bytes()
-    report = subprocess.run([sys.executable, "-m", "limopro_plugins.analyze", str(tmp_path / "a"), "--json"],
-                            capture_output=True, text=True, timeout=300)
+    report = subprocess.run(
+        [sys.executable, "-m", "limopro_plugins.analyze", str(tmp_path / "a"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert report.returncode == 0, report.stderr
     agreement = json.loads(report.stdout)["rule_vs_llm"]
     assert agreement["steps"] == sum(len(r["steps"]) for r in rows)
@@ -303,6 +377,10 @@ def test_prune_cli_with_llm_segmenter_and_classifier(endpoint, tmp_path: Path, t
 
 
 def test_llm_flags_need_an_endpoint_and_a_model() -> None:
-    done = subprocess.run([sys.executable, "-m", "limopro_plugins.prune", "--classifier", "llm"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "limopro_plugins.prune", "--classifier", "llm"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "need --base-url and --llm-model" in done.stderr

@@ -21,15 +21,43 @@ TASKS = ("limopro_aime", "limopro_amc", "limopro_gpqa_diamond")
 MODES = ("progressive", "verification", "multi_method", "error_correction")
 
 
-def run_lm_eval(model_dir: Path, out: Path, *, metadata: dict, env: dict[str, str] | None = None,
-                tasks: str = "limopro", max_gen_toks: int = 8, check: bool = True) -> subprocess.CompletedProcess:
+def run_lm_eval(
+    model_dir: Path,
+    out: Path,
+    *,
+    metadata: dict,
+    env: dict[str, str] | None = None,
+    tasks: str = "limopro",
+    max_gen_toks: int = 8,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", **(env or {})}
     if "LIMOPRO_DATA_DIR" not in (env or {}):
         env.pop("LIMOPRO_DATA_DIR", None)
-    cmd = ["lm_eval", "run", "--model", "hf", "--model_args", f"pretrained={model_dir}", "--device", "cpu",
-           "--tasks", tasks, "--limit", "2", "--batch_size", "4", "--apply_chat_template",
-           "--gen_kwargs", f"max_gen_toks={max_gen_toks}", "--log_samples", "--output_path", str(out),
-           "--metadata", json.dumps(metadata)]
+    cmd = [
+        "lm_eval",
+        "run",
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={model_dir}",
+        "--device",
+        "cpu",
+        "--tasks",
+        tasks,
+        "--limit",
+        "2",
+        "--batch_size",
+        "4",
+        "--apply_chat_template",
+        "--gen_kwargs",
+        f"max_gen_toks={max_gen_toks}",
+        "--log_samples",
+        "--output_path",
+        str(out),
+        "--metadata",
+        json.dumps(metadata),
+    ]
     out.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(cmd, cwd=out.parent, capture_output=True, text=True, env=env, timeout=1200)
     if check:
@@ -90,8 +118,9 @@ def check_run(results: dict, samples: dict[str, list[dict]], model_dir: Path) ->
 
 
 @pytest.mark.slow
-def test_tiny_model_end_to_end_with_data_dir_from_the_environment(tmp_path: Path, tiny_qwen_dir: Path,
-                                                                   shared_data: Path) -> None:
+def test_tiny_model_end_to_end_with_data_dir_from_the_environment(
+    tmp_path: Path, tiny_qwen_dir: Path, shared_data: Path
+) -> None:
     out = tmp_path / "results"
     run_lm_eval(tiny_qwen_dir, out, metadata={"n": 2}, env={"LIMOPRO_DATA_DIR": str(shared_data)})
     results, samples = load_run(out)
@@ -129,11 +158,14 @@ def test_smollm2_end_to_end(tmp_path: Path, smollm2_dir: Path, shared_data: Path
 @pytest.mark.slow
 def test_missing_data_is_one_clear_sentence(tmp_path: Path, tiny_qwen_dir: Path) -> None:
     out = tmp_path / "results"
-    proc = run_lm_eval(tiny_qwen_dir, out, metadata={"n": 2}, env={"HF_HOME": str(tmp_path / "hf")},
-                       tasks="limopro_aime", check=False)
+    proc = run_lm_eval(
+        tiny_qwen_dir, out, metadata={"n": 2}, env={"HF_HOME": str(tmp_path / "hf")}, tasks="limopro_aime", check=False
+    )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("limopro_aime: cannot load HuggingFaceH4/aime_2024 from the Hugging Face hub")
-    assert last.endswith("for a local copy pass --metadata '{\"data_dir\": \"DIR\"}' or set LIMOPRO_DATA_DIR=DIR, "
-                         "with DIR holding aime24.jsonl.")
+    assert last.endswith(
+        'for a local copy pass --metadata \'{"data_dir": "DIR"}\' or set LIMOPRO_DATA_DIR=DIR, '
+        "with DIR holding aime24.jsonl."
+    )

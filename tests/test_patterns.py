@@ -13,15 +13,22 @@ from transformers import PythonBackend
 
 from limopro_plugins.pir.classify import RuleClassifier
 from limopro_plugins.eval.task import pattern_metrics
-from limopro_plugins.eval.patterns import Profile, TokensBefore, _find_think_end, _offset_counter, _word_counter, profiles
+from limopro_plugins.eval.patterns import (
+    Profile,
+    TokensBefore,
+    _find_think_end,
+    _offset_counter,
+    _word_counter,
+    profiles,
+)
 from limopro_plugins.pir.segment import segment
 from tests.test_segment_classify import SAMPLE, fuzz_text
 
 RESPONSE = (
-    "First we add the numbers to get ten.\n\n"          # progressive: 8 words
-    "Wait, let me check the sum again.\n\n"             # verification: 7 words
-    "Alternatively, count them one by one.\n\n"         # multi-method: 6 words
-    "So the answer is ten."                             # progressive: 5 words
+    "First we add the numbers to get ten.\n\n"  # progressive: 8 words
+    "Wait, let me check the sum again.\n\n"  # verification: 7 words
+    "Alternatively, count them one by one.\n\n"  # multi-method: 6 words
+    "So the answer is ten."  # progressive: 5 words
 )
 
 
@@ -47,8 +54,12 @@ def test_think_end_is_the_first_closing_tag() -> None:
     """The jump from "<" to "<" finds what str.find finds, also after other tags and partial ones."""
     rng = random.Random(9)
     pieces = ["<", "</", "</think", "</think>", "<think>", "</THINK>", "x < y", "a", "\n\n", "<</think>"]
-    texts = ["", "<", "</think>", *("".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
-                                    for _ in range(3000))]
+    texts = [
+        "",
+        "<",
+        "</think>",
+        *("".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(3000)),
+    ]
     for text in texts:
         assert _find_think_end(text) == text.find("</think>"), text
 
@@ -91,8 +102,10 @@ def test_per_question_items() -> None:
     found = profiles([RESPONSE, "<think>a b</think> c"], None)  # words: "<think>a", "b</think>" | "c"
     items = pattern_metrics(found)
     assert items["steps"] == [4, 1]
-    assert [sum(items[f"share_{m}"][i] for m in ("progressive", "verification", "multi_method",
-                                                  "error_correction")) for i in range(2)] == [1, 1]
+    assert [
+        sum(items[f"share_{m}"][i] for m in ("progressive", "verification", "multi_method", "error_correction"))
+        for i in range(2)
+    ] == [1, 1]
     assert items["think_rate"] == [0, 1] and items["think_tok"] == [2] and items["answer_tok"] == [1]
 
 
@@ -118,7 +131,7 @@ def test_profiles_equal_the_per_step_reference(tiny_qwen_dir: Path) -> None:
     rng = random.Random(3)
     texts = [json.loads(line)["solution"] for line in SAMPLE.read_text().splitlines() if line.strip()]
     texts += [fuzz_text(rng) for _ in range(300)]
-    texts += [t[: len(t) // 2] + "</think>" + t[len(t) // 2:] for t in texts[:50]]
+    texts += [t[: len(t) // 2] + "</think>" + t[len(t) // 2 :] for t in texts[:50]]
     assert profiles(texts, None) == [reference_profile(t, *_word_counter(t)) for t in texts]
     texts = [t for t in texts if not re.search("[\ud800-\udfff]", t)]  # no tokenizer takes a lone surrogate
     tokenizer = AutoTokenizer.from_pretrained(tiny_qwen_dir)

@@ -29,22 +29,26 @@ def make_record(i: int) -> dict:
         f"Let me verify once more: {a} + 2 * {b} = {a + 2 * b}.\n\n"
         f"**Final Answer**\n\\boxed{{{a + 2 * b}}}"
     )
-    return {"id": i, "question": f"Compute 2({a} + {b}) - {a}.", "solution": solution,
-            "answer": str(a + 2 * b)}
+    return {"id": i, "question": f"Compute 2({a} + {b}) - {a}.", "solution": solution, "answer": str(a + 2 * b)}
 
 
 def write_input(path: Path, n: int, bad: bool = False) -> Path:
     lines = [json.dumps(make_record(i)) for i in range(n)]
     if bad:
-        lines[1:1] = ['{"question": "unterminated', json.dumps({"question": "q", "solution": 7}),
-                      json.dumps({"question": "q", "solution": "   "}), json.dumps(["not", "an", "object"])]
+        lines[1:1] = [
+            '{"question": "unterminated',
+            json.dumps({"question": "q", "solution": 7}),
+            json.dumps({"question": "q", "solution": "   "}),
+            json.dumps(["not", "an", "object"]),
+        ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 def prune(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "limopro_plugins.prune", *args],
-                          capture_output=True, text=True, env=ENV, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "limopro_plugins.prune", *args], capture_output=True, text=True, env=ENV, timeout=900
+    )
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
@@ -97,20 +101,31 @@ def test_rejects_have_line_numbers_and_everything_is_counted(tmp_path: Path, tin
     assert "JSON object" in rejects[3]["reason"]
     assert "rejected line 2: invalid JSON" in proc.stderr
     assert "read: 7, scored: 3, skipped (too long, kept unpruned): 0, rejected: 4" in proc.stdout
-    strict = prune("--input", str(src), "--output", str(tmp_path / "strict"), "--model", str(tiny_qwen_dir),
-                   "--strict", check=False)
+    strict = prune(
+        "--input",
+        str(src),
+        "--output",
+        str(tmp_path / "strict"),
+        "--model",
+        str(tiny_qwen_dir),
+        "--strict",
+        check=False,
+    )
     assert strict.returncode == 2 and "line 2" in strict.stderr and "Traceback" not in strict.stderr
 
 
 def test_resume_after_kill_gives_identical_files(tmp_path: Path, tiny_qwen_dir: Path) -> None:
     src = write_input(tmp_path / "chains.jsonl", 24, bad=True)
-    common = ["--input", str(src), "--model", str(tiny_qwen_dir), "--ratios", "0.3,0.6", "--strategy",
-              "random"]
+    common = ["--input", str(src), "--model", str(tiny_qwen_dir), "--ratios", "0.3,0.6", "--strategy", "random"]
     prune(*common, "--output", str(tmp_path / "straight"))
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "limopro_plugins.prune", *common, "--output", str(killed)],
-                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "limopro_plugins.prune", *common, "--output", str(killed)],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     structure = killed / "structure.jsonl"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
@@ -136,16 +151,25 @@ def test_resume_refuses_other_settings(tmp_path: Path, tiny_qwen_dir: Path) -> N
     src = write_input(tmp_path / "chains.jsonl", 1)
     out = str(tmp_path / "out")
     prune("--input", str(src), "--output", out, "--model", str(tiny_qwen_dir), "--ratios", "0.5")
-    proc = prune("--input", str(src), "--output", out, "--model", str(tiny_qwen_dir), "--answer", "boxed",
-                 check=False)
+    proc = prune("--input", str(src), "--output", out, "--model", str(tiny_qwen_dir), "--answer", "boxed", check=False)
     assert proc.returncode == 2 and "other settings" in proc.stderr
 
 
 def test_too_long_chains_are_skipped_counted_and_kept(tmp_path: Path, tiny_qwen_dir: Path) -> None:
     src = write_input(tmp_path / "chains.jsonl", 2)
     out = tmp_path / "out"
-    proc = prune("--input", str(src), "--output", str(out), "--model", str(tiny_qwen_dir), "--ratios", "0.5",
-                 "--max-tokens", "50")
+    proc = prune(
+        "--input",
+        str(src),
+        "--output",
+        str(out),
+        "--model",
+        str(tiny_qwen_dir),
+        "--ratios",
+        "0.5",
+        "--max-tokens",
+        "50",
+    )
     assert "scored: 0, skipped (too long, kept unpruned): 2" in proc.stdout
     entry = read_jsonl(out / "structure.jsonl")[0]
     assert entry["status"] == "skipped" and "more than the scoring limit of 50" in entry["reason"]
@@ -155,8 +179,20 @@ def test_too_long_chains_are_skipped_counted_and_kept(tmp_path: Path, tiny_qwen_
 def test_ppl_all_scores_every_step_and_boxed_answer_mode(tmp_path: Path, tiny_qwen_dir: Path) -> None:
     src = write_input(tmp_path / "chains.jsonl", 2)
     out = tmp_path / "out"
-    prune("--input", str(src), "--output", str(out), "--model", str(tiny_qwen_dir), "--ratios", "0.5",
-          "--strategy", "ppl-all", "--answer", "boxed")
+    prune(
+        "--input",
+        str(src),
+        "--output",
+        str(out),
+        "--model",
+        str(tiny_qwen_dir),
+        "--ratios",
+        "0.5",
+        "--strategy",
+        "ppl-all",
+        "--answer",
+        "boxed",
+    )
     entry = read_jsonl(out / "structure.jsonl")[0]
     assert all(s["pir"] is not None for s in entry["steps"])
     assert entry["answer_tokens"] < 12  # only "\boxed{...}" is scored
@@ -165,14 +201,14 @@ def test_ppl_all_scores_every_step_and_boxed_answer_mode(tmp_path: Path, tiny_qw
 
 
 def test_unavailable_inputs_and_models_give_one_clear_error(tmp_path: Path, tiny_qwen_dir: Path) -> None:
-    hub = prune("--input", "GAIR/LIMO", "--output", str(tmp_path / "a"), "--model", str(tiny_qwen_dir),
-                check=False)
+    hub = prune("--input", "GAIR/LIMO", "--output", str(tmp_path / "a"), "--model", str(tiny_qwen_dir), check=False)
     assert hub.returncode == 2 and "cannot load dataset 'GAIR/LIMO'" in hub.stderr
     missing = prune("--input", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "b"), check=False)
     assert missing.returncode == 2 and "file not found" in missing.stderr
     src = write_input(tmp_path / "chains.jsonl", 1)
-    model = prune("--input", str(src), "--output", str(tmp_path / "c"), "--model", "Qwen/Qwen2.5-32B-Instruct",
-                  check=False)
+    model = prune(
+        "--input", str(src), "--output", str(tmp_path / "c"), "--model", "Qwen/Qwen2.5-32B-Instruct", check=False
+    )
     assert model.returncode == 2 and "Cannot load model 'Qwen/Qwen2.5-32B-Instruct'" in model.stderr
     weights_only = tmp_path / "weights_only"
     weights_only.mkdir()
@@ -205,11 +241,13 @@ def test_sharded_run_merges_into_the_unsharded_files(tmp_path: Path, tiny_qwen_d
         prune(*common, "--output", str(tmp_path / f"shard{i}"), "--shard", f"{i}/3")
     shard_rows = [read_jsonl(tmp_path / f"shard{i}" / "structure.jsonl") for i in range(3)]
     assert [[r["index"] for r in rows] for rows in shard_rows] == [[0, 6], [7], [5, 8]]
-    missing = prune("merge", str(tmp_path / "shard0"), str(tmp_path / "shard1"), "--output",
-                    str(tmp_path / "bad"), check=False)
+    missing = prune(
+        "merge", str(tmp_path / "shard0"), str(tmp_path / "shard1"), "--output", str(tmp_path / "bad"), check=False
+    )
     assert missing.returncode == 2 and "not exactly the shards" in missing.stderr
-    twice = prune("merge", *(str(tmp_path / f"shard{i}") for i in (0, 1, 2, 2)), "--output",
-                  str(tmp_path / "bad"), check=False)
+    twice = prune(
+        "merge", *(str(tmp_path / f"shard{i}") for i in (0, 1, 2, 2)), "--output", str(tmp_path / "bad"), check=False
+    )
     assert twice.returncode == 2 and "not exactly the shards" in twice.stderr
     prune("merge", *(str(tmp_path / f"shard{i}") for i in range(3)), "--output", str(tmp_path / "merged"))
     whole = sorted(p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("*") if p.is_file())
@@ -241,12 +279,16 @@ def test_resume_redoes_records_edited_since_and_a_fixed_strict_reject(tmp_path: 
     meta = json.loads((tmp_path / "straight" / "meta.json").read_text())
     assert meta["counts"] == {"read": 3, "scored": 3, "skipped": 0, "rejected": 0}
     pruned = read_jsonl(tmp_path / "straight" / "pruning" / "chains_pir_0.5.jsonl")
-    assert [r["question"] for r in pruned] == [edited["question"], make_record(1)["question"],
-                                               make_record(2)["question"]]
+    assert [r["question"] for r in pruned] == [
+        edited["question"],
+        make_record(1)["question"],
+        make_record(2)["question"],
+    ]
     files = sorted(p.relative_to(tmp_path / "straight") for p in (tmp_path / "straight").rglob("*") if p.is_file())
     for folder in ("strict", "loose"):  # the fixed line's reject is gone from "loose"
-        assert sorted(p.relative_to(tmp_path / folder) for p in (tmp_path / folder).rglob("*")
-                      if p.is_file()) == files, folder
+        assert (
+            sorted(p.relative_to(tmp_path / folder) for p in (tmp_path / folder).rglob("*") if p.is_file()) == files
+        ), folder
         for name in files:
             assert (tmp_path / folder / name).read_bytes() == (tmp_path / "straight" / name).read_bytes(), name
 
@@ -283,23 +325,28 @@ def test_limit_can_be_raised_on_resume_not_lowered(tmp_path: Path, tiny_qwen_dir
     assert meta["counts"]["read"] == meta["counts"]["scored"] == 4
     assert len(read_jsonl(out / "structure.jsonl")) == len(read_jsonl(out / "pruning" / "chains_pir_0.5.jsonl")) == 4
     assert meta["modes"]["progressive"]["steps"] == sum(
-        s["mode"] == "progressive" for r in read_jsonl(out / "structure.jsonl") for s in r["steps"])
+        s["mode"] == "progressive" for r in read_jsonl(out / "structure.jsonl") for s in r["steps"]
+    )
 
 
-def test_boxed_answer_falls_back_to_the_stated_answer_never_an_empty_box(tmp_path: Path,
-                                                                         tiny_qwen_dir: Path) -> None:
+def test_boxed_answer_falls_back_to_the_stated_answer_never_an_empty_box(tmp_path: Path, tiny_qwen_dir: Path) -> None:
     from transformers import AutoTokenizer
 
     reasoning = make_record(0)["solution"].split("**Final Answer**")[0]
-    records = [{"question": "Half of one?", "thinking_trajectories": [reasoning],
-                "attempt": "Halving one gives the final answer is $\\frac12$."},
-               {"question": "Half of one?", "thinking_trajectories": [reasoning],
-                "attempt": "We halve one and are done."}]
+    records = [
+        {
+            "question": "Half of one?",
+            "thinking_trajectories": [reasoning],
+            "attempt": "Halving one gives the final answer is $\\frac12$.",
+        },
+        {"question": "Half of one?", "thinking_trajectories": [reasoning], "attempt": "We halve one and are done."},
+    ]
     src = tmp_path / "s1k.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in records))
     out = tmp_path / "out"
-    proc = prune("--input", str(src), "--output", str(out), "--model", str(tiny_qwen_dir), "--ratios", "0.5",
-                 "--answer", "boxed")
+    proc = prune(
+        "--input", str(src), "--output", str(out), "--model", str(tiny_qwen_dir), "--ratios", "0.5", "--answer", "boxed"
+    )
     (entry,) = read_jsonl(out / "structure.jsonl")
     tokenizer = AutoTokenizer.from_pretrained(tiny_qwen_dir)
     assert entry["answer_tokens"] == len(tokenizer("\\boxed{\\frac12}", add_special_tokens=False)["input_ids"])

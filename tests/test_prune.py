@@ -15,8 +15,19 @@ P, V, M, E = Mode.PROGRESSIVE, Mode.VERIFICATION, Mode.MULTI_METHOD, Mode.ERROR_
 
 @pytest.mark.parametrize(
     ("count", "ratio", "expected"),
-    [(0, 0.5, 0), (1, 0.3, 0), (1, 0.5, 1), (2, 0.2, 0), (2, 0.3, 1), (3, 0.5, 2), (4, 0.5, 2),
-     (5, 0.2, 1), (10, 0.8, 8), (3, 1.0, 3), (7, 0.3, 2)],
+    [
+        (0, 0.5, 0),
+        (1, 0.3, 0),
+        (1, 0.5, 1),
+        (2, 0.2, 0),
+        (2, 0.3, 1),
+        (3, 0.5, 2),
+        (4, 0.5, 2),
+        (5, 0.2, 1),
+        (10, 0.8, 8),
+        (3, 1.0, 3),
+        (7, 0.3, 2),
+    ],
 )
 def test_rounding_is_half_up(count: int, ratio: float, expected: int) -> None:
     assert n_to_remove(count, ratio) == expected
@@ -26,7 +37,7 @@ def test_pir_removes_lowest_per_pattern_and_never_progressive() -> None:
     modes = [P, V, V, V, M, M, E, P]
     pirs = [None, 0.5, -0.1, 0.2, 0.9, 0.1, 0.3, None]
     assert select_removals(modes, pirs, 0.5) == {2, 3, 5, 6}  # 2 of 3 V, 1 of 2 M, 1 of 1 E
-    assert select_removals(modes, pirs, 0.2) == {2}           # V: 0.6 -> 1; M: 0.4 -> 0; E: 0.2 -> 0
+    assert select_removals(modes, pirs, 0.2) == {2}  # V: 0.6 -> 1; M: 0.4 -> 0; E: 0.2 -> 0
     assert select_removals(modes, pirs, 1.0) == {1, 2, 3, 4, 5, 6}
 
 

@@ -18,8 +18,13 @@ PAPER = {
 QUESTIONS = {"limopro_aime": 30, "limopro_amc": 40, "limopro_gpqa_diamond": 198}
 
 
-def write_results(folder: Path, model: str, pretrained: str | None = None,
-                  tasks: tuple[str, ...] = tuple(QUESTIONS), questions: dict[str, int] | None = None) -> None:
+def write_results(
+    folder: Path,
+    model: str,
+    pretrained: str | None = None,
+    tasks: tuple[str, ...] = tuple(QUESTIONS),
+    questions: dict[str, int] | None = None,
+) -> None:
     """A results file of one of the paper's models, as lm-eval writes it for `pretrained` (default
     /models/<model>), with `tasks` only, covering QUESTIONS or `questions` per task."""
     questions = {**QUESTIONS, **(questions or {})}
@@ -27,13 +32,25 @@ def write_results(folder: Path, model: str, pretrained: str | None = None,
     for task, (acc, tok) in PAPER[model].items():
         if task not in tasks:
             continue
-        results[task] = {"alias": task, "acc,none": acc / 100, "acc_stderr,none": "N/A", "tok,none": tok,
-                         "eff,none": acc / 100 / tok, "pass@1,none": acc / 100, "steps,none": 40.0,
-                         "share_progressive,none": 0.6, "share_verification,none": 0.2,
-                         "share_multi_method,none": 0.15, "share_error_correction,none": 0.05}
+        results[task] = {
+            "alias": task,
+            "acc,none": acc / 100,
+            "acc_stderr,none": "N/A",
+            "tok,none": tok,
+            "eff,none": acc / 100 / tok,
+            "pass@1,none": acc / 100,
+            "steps,none": 40.0,
+            "share_progressive,none": 0.6,
+            "share_verification,none": 0.2,
+            "share_multi_method,none": 0.15,
+            "share_error_correction,none": 0.05,
+        }
     results["limopro"] = {"acc,none": 0.5}
-    data = {"results": results, "model_name": pretrained or f"/models/{model}",
-            "n-samples": {t: {"original": q, "effective": q} for t, q in questions.items() if t in tasks}}
+    data = {
+        "results": results,
+        "model_name": pretrained or f"/models/{model}",
+        "n-samples": {t: {"original": q, "effective": q} for t, q in questions.items() if t in tasks},
+    }
     folder.mkdir(parents=True)
     (folder / "results_2026-11-24T00-00-00.json").write_text(json.dumps(data))
 
@@ -42,8 +59,21 @@ def test_table_with_deltas_csv_and_plot(tmp_path: Path, capsys: pytest.CaptureFi
     write_results(tmp_path / "limo", "LIMO")
     write_results(tmp_path / "limo_p", "LIMO-P")
     csv, png = tmp_path / "t.csv", tmp_path / "plot.png"
-    assert main([str(tmp_path / "limo"), str(tmp_path / "limo_p"), "--baseline", "LIMO",
-                 "--csv", str(csv), "--plot", str(png)]) == 0
+    assert (
+        main(
+            [
+                str(tmp_path / "limo"),
+                str(tmp_path / "limo_p"),
+                "--baseline",
+                "LIMO",
+                "--csv",
+                str(csv),
+                "--plot",
+                str(png),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     limo_p = next(line for line in out.splitlines() if line.startswith("| LIMO-P"))
     # The paper's row: 63.3 (+6.6), 10,588 (-15%), 5.98E-05 (+32%) on AIME
@@ -88,17 +118,21 @@ def test_nested_folders_newest_file_wins_and_all_weights_by_samples(tmp_path: Pa
     from limopro_plugins.eval.report import load_results, with_overall
 
     def result(task: str, acc: float, tok: float, questions: int, n: int) -> dict:
-        return {"results": {task: {"acc,none": acc, "tok,none": tok}}, "model_name": "org/My-Model",
-                "n-samples": {task: {"original": questions, "effective": questions}},
-                "configs": {task: {"repeats": n}}}
+        return {
+            "results": {task: {"acc,none": acc, "tok,none": tok}},
+            "model_name": "org/My-Model",
+            "n-samples": {task: {"original": questions, "effective": questions}},
+            "configs": {task: {"repeats": n}},
+        }
 
     nested = tmp_path / "out" / "org__My-Model"
     nested.mkdir(parents=True)
-    for name, data in {"results_2026-01-01T00-00-00.json": result("limopro_aime", 0.9, 50, 30, 8),
-                       "results_2026-01-02T00-00-00.json": result("limopro_aime", 0.2, 100, 30, 8),
-                       "results_2026-01-01T12-00-00.json": result("limopro_amc", 0.5, 300, 40, 2),
-                       "results_2026-01-01T18-00-00.json": result("limopro_gpqa_diamond", 0.3, 200, 198, 1),
-                       }.items():
+    for name, data in {
+        "results_2026-01-01T00-00-00.json": result("limopro_aime", 0.9, 50, 30, 8),
+        "results_2026-01-02T00-00-00.json": result("limopro_aime", 0.2, 100, 30, 8),
+        "results_2026-01-01T12-00-00.json": result("limopro_amc", 0.5, 300, 40, 2),
+        "results_2026-01-01T18-00-00.json": result("limopro_gpqa_diamond", 0.3, 200, 198, 1),
+    }.items():
         (nested / name).write_text(json.dumps(data))
     frame = with_overall(load_results([tmp_path / "out"]))
     assert set(frame["model"]) == {"My-Model"}
@@ -127,8 +161,7 @@ def test_all_only_for_models_with_every_benchmark(tmp_path: Path, capsys: pytest
     assert main([str(tmp_path / "a"), str(tmp_path / "b"), "--baseline", "LIMO-P", "--csv", str(csv)]) == 0
     out, err = capsys.readouterr()
     b = row(out, "B")
-    assert b[:6] == ["63.3 (+0.0)", "10,588 (+0%)", "5.98E-05 (+0%)",
-                     "93.8 (+0.0)", "5,235 (+0%)", "1.79E-04 (+0%)"]
+    assert b[:6] == ["63.3 (+0.0)", "10,588 (+0%)", "5.98E-05 (+0%)", "93.8 (+0.0)", "5,235 (+0%)", "1.79E-04 (+0%)"]
     assert b[6:] == [""] * 6  # GPQA and All: empty, no deltas
     assert all(row(out, "LIMO-P")[9:12])  # the complete model keeps its 'All'
     assert "B: no 'All' without GPQA Diamond results" in err
@@ -147,8 +180,9 @@ def test_no_deltas_between_different_question_sets(tmp_path: Path, capsys: pytes
     assert "LIMO-P GPQA Diamond: no deltas, 4 questions against 198 of LIMO" in err
 
 
-def test_models_with_the_same_last_path_component_stay_apart(tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_models_with_the_same_last_path_component_stay_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Two checkpoints named checkpoint-1000 are two models: each row is named by the shortest path suffix
     that tells them apart, and the baseline's deltas are shown."""
     write_results(tmp_path / "a", "LIMO", pretrained="/ckpt/limo/checkpoint-1000")
@@ -163,8 +197,12 @@ def test_short_names() -> None:
     from limopro_plugins.eval.report import short_names
 
     assert short_names(["Qwen/Qwen2.5-7B", "/x/limo/ck", "/x/limo_p/ck", "/y/a/b", "a/b"]) == {
-        "Qwen/Qwen2.5-7B": "Qwen2.5-7B", "/x/limo/ck": "limo/ck", "/x/limo_p/ck": "limo_p/ck",
-        "/y/a/b": "y/a/b", "a/b": "a/b"}
+        "Qwen/Qwen2.5-7B": "Qwen2.5-7B",
+        "/x/limo/ck": "limo/ck",
+        "/x/limo_p/ck": "limo_p/ck",
+        "/y/a/b": "y/a/b",
+        "a/b": "a/b",
+    }
 
 
 def test_label_clashing_with_another_model_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -175,8 +213,9 @@ def test_label_clashing_with_another_model_is_an_error(tmp_path: Path, capsys: p
     assert "'LIMO-P' names different models" in err and str(tmp_path / "a") in err and str(tmp_path / "b") in err
 
 
-def test_same_model_under_two_paths_warns_about_the_replaced_run(tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_same_model_under_two_paths_warns_about_the_replaced_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The same `pretrained` run twice (say with two token budgets) into two folders: one row, the newer
     run's, and a warning that tells how to see both; labelled, both rows are shown."""
     write_results(tmp_path / "long", "LIMO")
@@ -195,17 +234,34 @@ def test_same_model_under_two_paths_warns_about_the_replaced_run(tmp_path: Path,
 def test_think_columns_pool_the_responses_that_have_think(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Thinking / answer tokens are means over responses with </think>: 'All' weighs each benchmark by its
     number of such responses (here 30 x 1.0 and 40 x 0.5; GPQA has none), not by its size."""
-    think = {"limopro_aime": (1.0, 1000.0, 100.0), "limopro_amc": (0.5, 400.0, 50.0),
-             "limopro_gpqa_diamond": (0.0, 0.0, 0.0)}
-    results = {task: {"acc,none": 0.5, "tok,none": 900.0, "share_progressive,none": 1.0, "think_rate,none": rate,
-                      "think_tok,none": before, "answer_tok,none": after}
-               for task, (rate, before, after) in think.items()}
+    think = {
+        "limopro_aime": (1.0, 1000.0, 100.0),
+        "limopro_amc": (0.5, 400.0, 50.0),
+        "limopro_gpqa_diamond": (0.0, 0.0, 0.0),
+    }
+    results = {
+        task: {
+            "acc,none": 0.5,
+            "tok,none": 900.0,
+            "share_progressive,none": 1.0,
+            "think_rate,none": rate,
+            "think_tok,none": before,
+            "answer_tok,none": after,
+        }
+        for task, (rate, before, after) in think.items()
+    }
     folder = tmp_path / "r1"
     folder.mkdir()
-    (folder / "results_2026-11-24T00-00-00.json").write_text(json.dumps({
-        "results": results, "model_name": "/models/R1",
-        "n-samples": {t: {"original": q, "effective": q} for t, q in QUESTIONS.items()},
-        "configs": {t: {"repeats": 2} for t in QUESTIONS}}))
+    (folder / "results_2026-11-24T00-00-00.json").write_text(
+        json.dumps(
+            {
+                "results": results,
+                "model_name": "/models/R1",
+                "n-samples": {t: {"original": q, "effective": q} for t, q in QUESTIONS.items()},
+                "configs": {t: {"repeats": 2} for t in QUESTIONS},
+            }
+        )
+    )
     assert main([str(folder), "--patterns", "--csv", str(tmp_path / "t.csv")]) == 0
     frame = pd.read_csv(tmp_path / "t.csv").set_index("benchmark")
     assert frame.loc["All", "think_tok"] == pytest.approx((30 * 1000 + 20 * 400) / 50)

@@ -21,8 +21,10 @@ STEPS = [
 def tiny(tiny_qwen_dir: Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    return (AutoTokenizer.from_pretrained(tiny_qwen_dir),
-            AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype="float32").eval())
+    return (
+        AutoTokenizer.from_pretrained(tiny_qwen_dir),
+        AutoModelForCausalLM.from_pretrained(tiny_qwen_dir, dtype="float32").eval(),
+    )
 
 
 def test_encoding_removes_exactly_one_step(tiny) -> None:
@@ -34,7 +36,7 @@ def test_encoding_removes_exactly_one_step(tiny) -> None:
     for i, step in enumerate(enc.steps):
         assert len(enc.sequence(without=i)) == enc.total - len(step)
         start = enc.step_starts()[i]
-        assert full[start:start + len(step)] == step
+        assert full[start : start + len(step)] == step
 
 
 @pytest.mark.parametrize("batch_size", [1, 2, 8])
@@ -89,7 +91,7 @@ def test_answer_positions_shared_by_backends_give_the_same_scores(tiny) -> None:
     for variant in [None, *which]:
         ids = enc.sequence(without=variant)
         span = enc.answer_span(variant)
-        assert ids[span.start:span.stop] == enc.answer
+        assert ids[span.start : span.stop] == enc.answer
         logprobs = prompt_logprobs(ids)
         nll[variant] = mean_nll([logprobs[p] for p in span])
     expected, full = PIRScorer(model).score(enc, which)
@@ -122,8 +124,9 @@ def test_sliding_window_models_are_scored_exactly_without_the_cache(tiny, caplog
     tokenizer, model = tiny
     assert full_attention_only(model.config)
     settings = {k: v for k, v in model.config.to_dict().items() if k not in ("model_type", "layer_types")}
-    config = AutoConfig.for_model("qwen2", **{**settings, "use_sliding_window": True, "sliding_window": 4,
-                                             "max_window_layers": 0})
+    config = AutoConfig.for_model(
+        "qwen2", **{**settings, "use_sliding_window": True, "sliding_window": 4, "max_window_layers": 0}
+    )
     torch.manual_seed(0)
     windowed = AutoModelForCausalLM.from_config(config).eval()
     assert not full_attention_only(windowed.config)
@@ -143,7 +146,8 @@ def test_a_base_tokenizer_without_chat_template_scores_with_its_bos(tiny_qwen_di
     tokenizer.chat_template = None
     bos = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
-        single="<|endoftext|> $A", special_tokens=[("<|endoftext|>", bos)])
+        single="<|endoftext|> $A", special_tokens=[("<|endoftext|>", bos)]
+    )
     enc = encode(tokenizer, "What is 2+3?", STEPS, "", "The answer is \\boxed{5}.")
     assert enc.prompt[0] == bos and bos not in enc.steps[0] + enc.answer
     assert enc.prompt == tokenizer("What is 2+3?\n\n")["input_ids"]

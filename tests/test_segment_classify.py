@@ -47,13 +47,22 @@ CHAIN = (
 
 @pytest.mark.parametrize(
     "text",
-    [CHAIN, "", "   \n\n  ", "no punctuation at all", "A.\n\n\n\nB. C!  D?\n", "x" * 5000,
-     "Wait.\n\nWait.\n\n", "Ünïcödé — text. Wait, 3.14159 is π.\r\n\r\nSo done.", "\n\nLeading blank."],
+    [
+        CHAIN,
+        "",
+        "   \n\n  ",
+        "no punctuation at all",
+        "A.\n\n\n\nB. C!  D?\n",
+        "x" * 5000,
+        "Wait.\n\nWait.\n\n",
+        "Ünïcödé — text. Wait, 3.14159 is π.\r\n\r\nSo done.",
+        "\n\nLeading blank.",
+    ],
 )
 def test_segmentation_round_trips_byte_for_byte(text: str) -> None:
     steps = segment(text)
     assert "".join(s.text for s in steps) == text
-    assert all(text[s.start:s.end] == s.text and s.text for s in steps)
+    assert all(text[s.start : s.end] == s.text and s.text for s in steps)
     assert [s.start for s in steps[1:]] == [s.end for s in steps[:-1]]
 
 
@@ -74,21 +83,31 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[i
     """[start, end) offsets of the sentences of text[start:end] as `segment` cuts them: after every
     `_SENTENCE_BREAK`, except a line break right at `start` (the text before it would be empty)."""
     end = len(text) if end is None else end
-    cuts = [start, *(m.end() for m in _SENTENCE_BREAK.finditer(text, start, end)
-                     if m.start() > start or text[start] != "\n")]
+    cuts = [
+        start,
+        *(m.end() for m in _SENTENCE_BREAK.finditer(text, start, end) if m.start() > start or text[start] != "\n"),
+    ]
     return list(itertools.pairwise(cuts if cuts[-1] == end else [*cuts, end]))
 
 
 def test_sentences_keep_decimals_and_abbreviations_whole() -> None:
     text = "The value is 3.5 here, e.g. in the first case. Next sentence."
     assert [text[a:b] for a, b in sentences(text)] == [
-        "The value is 3.5 here, e.g. in the first case. ", "Next sentence."]
+        "The value is 3.5 here, e.g. in the first case. ",
+        "Next sentence.",
+    ]
 
 
 def test_rule_classifier_labels_the_example_chain() -> None:
     modes = RuleClassifier().classify([s.text for s in segment(CHAIN)])
-    assert modes == [Mode.PROGRESSIVE, Mode.VERIFICATION, Mode.PROGRESSIVE, Mode.MULTI_METHOD,
-                     Mode.ERROR_CORRECTION, Mode.PROGRESSIVE]
+    assert modes == [
+        Mode.PROGRESSIVE,
+        Mode.VERIFICATION,
+        Mode.PROGRESSIVE,
+        Mode.MULTI_METHOD,
+        Mode.ERROR_CORRECTION,
+        Mode.PROGRESSIVE,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -171,24 +190,88 @@ def fuzz_text(rng: random.Random) -> str:
     letters or not, around sentence and paragraph breaks, quotes, Unicode spaces, resume words, lone
     surrogates (which a JSON escape can produce), and filler that pushes a marker across the
     160-character opening cap."""
+
     def marker() -> str:
         text = rng.choice(MARKER_STRINGS)
-        text = rng.choice([text, text.upper(), text.title(), "".join(
-            c.upper() if rng.random() < 0.5 else c for c in text)])
+        text = rng.choice(
+            [text, text.upper(), text.title(), "".join(c.upper() if rng.random() < 0.5 else c for c in text)]
+        )
         odd = {"i": ["\u0130", "\u0131"], "s": ["\u017f"], "k": ["\u212a"], "I": ["\u0130"], "S": ["\u017f"]}
         return "".join(rng.choice(odd[c]) if c in odd and rng.random() < 0.1 else c for c in text)
 
     pieces = [
-        marker, marker, marker,
+        marker,
+        marker,
+        marker,
         lambda: rng.choice(["x", "s", "é", "ẞ", "1", "_"]) + marker(),
         lambda: marker() + rng.choice(["s", "ing", "ed", "x", "é", "1", "", "?", ":", ","]),
-        lambda: rng.choice([". ", "! ", "? ", '." ', ".) ", ".'] ", ".\t", ". a ", ".\n", "\n", "\n\n", " \n \n ",
-                            "\r\n\r\n", ".\u00a0", "\u2003", "\x1c", ".  ", "e.g. ", "3.5 "]),
-        lambda: rng.choice(["So ", "so, ", "Now ", "Then ", "Next, ", "Therefore ", "OK ", "okay ", "All right ",
-                            "Putting it together ", "Back to ", "First "]),
-        lambda: rng.choice(["we compute", "the sum is 12", "Σ", "ς", "😀", "x", "is", "this", "That", "let",
-                            "the", "error-prone", "mistaken", "I", "me", "make", "sure", "wa", "it",
-                            "\ud800", "x\udfff"]) + " ",
+        lambda: rng.choice(
+            [
+                ". ",
+                "! ",
+                "? ",
+                '." ',
+                ".) ",
+                ".'] ",
+                ".\t",
+                ". a ",
+                ".\n",
+                "\n",
+                "\n\n",
+                " \n \n ",
+                "\r\n\r\n",
+                ".\u00a0",
+                "\u2003",
+                "\x1c",
+                ".  ",
+                "e.g. ",
+                "3.5 ",
+            ]
+        ),
+        lambda: rng.choice(
+            [
+                "So ",
+                "so, ",
+                "Now ",
+                "Then ",
+                "Next, ",
+                "Therefore ",
+                "OK ",
+                "okay ",
+                "All right ",
+                "Putting it together ",
+                "Back to ",
+                "First ",
+            ]
+        ),
+        lambda: (
+            rng.choice(
+                [
+                    "we compute",
+                    "the sum is 12",
+                    "Σ",
+                    "ς",
+                    "😀",
+                    "x",
+                    "is",
+                    "this",
+                    "That",
+                    "let",
+                    "the",
+                    "error-prone",
+                    "mistaken",
+                    "I",
+                    "me",
+                    "make",
+                    "sure",
+                    "wa",
+                    "it",
+                    "\ud800",
+                    "x\udfff",
+                ]
+            )
+            + " "
+        ),
         lambda: "a" * rng.randint(140, 165) + " ",
         lambda: " " * rng.randint(0, 3),
     ]
@@ -311,14 +394,14 @@ class CountingPattern:
 
 @pytest.mark.parametrize("sentence", ["Wait, no. ", "Hmm, wait. It is 3. ", "Wait.\n", "So wait. x. "])
 def test_a_paragraph_of_many_functional_sentences_is_read_a_bounded_number_of_times(
-        monkeypatch: pytest.MonkeyPatch, sentence: str) -> None:
+    monkeypatch: pytest.MonkeyPatch, sentence: str
+) -> None:
     """A model stuck in a loop writes thousands of "Wait" sentences in one paragraph: the searches for
     sentence breaks and resuming sentences must read each character a bounded number of times, not
     the rest of the paragraph after every functional sentence (the first version of this search did,
     and took tens of seconds for a paragraph of 160,000 characters)."""
     text = sentence * 2000
-    counters = {name: CountingPattern(getattr(segment_module, name))
-                for name in ("_SENTENCE_BREAK", "_RESUMING_BREAK")}
+    counters = {name: CountingPattern(getattr(segment_module, name)) for name in ("_SENTENCE_BREAK", "_RESUMING_BREAK")}
     for name, counter in counters.items():
         monkeypatch.setattr(segment_module, name, counter)
     steps, modes = reference(text)
@@ -350,10 +433,10 @@ def test_openings_equal_the_definition() -> None:
     for text in texts_to_check()[::5]:
         for _ in range(3 if text else 0):
             start = rng.randrange(len(text))
-            span = text[start:rng.randint(start, len(text))]
+            span = text[start : rng.randint(start, len(text))]
             head = re.match(r"\s*", span).end()
             cut = SENTENCE_END.search(span, head + 1, min(head + OPENING_CHARS, len(span)))
-            expected = span[head:cut.end() if cut else head + OPENING_CHARS]
+            expected = span[head : cut.end() if cut else head + OPENING_CHARS]
             assert opening(span) == expected, span
 
 

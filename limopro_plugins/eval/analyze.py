@@ -89,21 +89,32 @@ class Agreement:
 
         both = pd.Series(self.confusion.to_numpy().diagonal(), index=self.confusion.index)
         rule, llm = self.confusion.sum(axis=1), self.confusion.sum(axis=0)
-        return pd.DataFrame({"rule": rule, "llm": llm, "both": both,
-                             "of rule": (both / rule.where(rule > 0)).round(3),
-                             "of llm": (both / llm.where(llm > 0)).round(3)})
+        return pd.DataFrame(
+            {
+                "rule": rule,
+                "llm": llm,
+                "both": both,
+                "of rule": (both / rule.where(rule > 0)).round(3),
+                "of llm": (both / llm.where(llm > 0)).round(3),
+            }
+        )
 
     def text(self) -> str:
         from tabulate import tabulate
 
-        return (f"rule vs LLM labels over {self.steps} steps: {100 * self.overall():.1f}% agree\n"
-                f"{tabulate(self.per_mode().fillna('-'), headers='keys', tablefmt='github')}\n\n"
-                f"confusion (rows: rule, columns: LLM)\n"
-                f"{tabulate(self.confusion, headers='keys', tablefmt='github')}")
+        return (
+            f"rule vs LLM labels over {self.steps} steps: {100 * self.overall():.1f}% agree\n"
+            f"{tabulate(self.per_mode().fillna('-'), headers='keys', tablefmt='github')}\n\n"
+            f"confusion (rows: rule, columns: LLM)\n"
+            f"{tabulate(self.confusion, headers='keys', tablefmt='github')}"
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"steps": self.steps, "agreement": round(self.overall(), 4),
-                "confusion": {rule: row.to_dict() for rule, row in self.confusion.iterrows()}}
+        return {
+            "steps": self.steps,
+            "agreement": round(self.overall(), 4),
+            "confusion": {rule: row.to_dict() for rule, row in self.confusion.iterrows()},
+        }
 
 
 def agreement(rows: Iterable[dict[str, Any]]) -> Agreement | None:

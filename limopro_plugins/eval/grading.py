@@ -65,7 +65,7 @@ def _braced(text: str, start: int) -> str | None:
         elif token.group() == "}":
             depth -= 1
             if depth == 0:
-                return text[start + 1: token.start()]
+                return text[start + 1 : token.start()]
     return None
 
 
@@ -109,13 +109,13 @@ _PHRASE_LEAD = re.compile(r"(?i:answer)(?:\*\*)?\s*(?:(?i:is)\b\s*:?|:)[\s*]*")
 _PHRASE_CHARS = 200
 """An answer phrase's answer is read from at most this many characters after its lead."""
 _ANSWER_TOKEN = re.compile(
-    r"(?P<math>\$+|\\[()\[\]])"                   # math delimiters: $, $$, \( \), \[ \]
-    r"|\\[A-Za-z]+|\\."                            # commands (\frac, \text) and escapes (\{, \$, \,)
+    r"(?P<math>\$+|\\[()\[\]])"  # math delimiters: $, $$, \( \), \[ \]
+    r"|\\[A-Za-z]+|\\."  # commands (\frac, \text) and escapes (\{, \$, \,)
     r"|(?P<brace>[{}])"
     r"|(?P<word>[A-Za-z]{2,})"
-    r"|(?P<stop>[.?!;]+(?=[\s*]|$)|\n|\*\*)"       # a sentence's end (not the point of 3.5), bold's end
-    r"|(?P<paren>[^\S\n]+\()"                       # a parenthesis after a space: "12 (or 25 ...)"
-    r"|[^\s\\{}$A-Za-z.?!;*]+|[^\S\n]+|.",         # numbers, operators, spaces, anything else
+    r"|(?P<stop>[.?!;]+(?=[\s*]|$)|\n|\*\*)"  # a sentence's end (not the point of 3.5), bold's end
+    r"|(?P<paren>[^\S\n]+\()"  # a parenthesis after a space: "12 (or 25 ...)"
+    r"|[^\s\\{}$A-Za-z.?!;*]+|[^\S\n]+|.",  # numbers, operators, spaces, anything else
     re.DOTALL,
 )
 _MATH_DELIMITERS = re.compile(r"(?<!\\)\$+|\\[()\[\]]")
@@ -158,7 +158,7 @@ def _phrase_answer(tail: str) -> str | None:
     Leads are tried from the last backwards, so "Final Answer: The final answer is $5$" gives 5 and a
     trailing "...whether the answer is correct" does not hide an earlier "the answer is 12"."""
     for lead in reversed(list(_PHRASE_LEAD.finditer(tail))):
-        answer = _leading_math(tail[lead.end(): lead.end() + _PHRASE_CHARS])
+        answer = _leading_math(tail[lead.end() : lead.end() + _PHRASE_CHARS])
         if re.search(r"[0-9\\]", answer):
             return answer
     return None
@@ -192,10 +192,16 @@ _CHOICE_PHRASES = (
     # "the correct option is (C)", "Final choice: C", but not "option A is wrong". The adjective is checked
     # behind the noun so that the search starts from a literal: sre then skips ahead instead of trying the
     # pattern at every position (about 8x faster over a long response).
-    re.compile("(?:option|choice)(?:" + "|".join(
-        f"(?<=[{word[0].upper()}{word[0]}]{word[1:]} {noun})"  # one fixed-width look-behind per pair
-        for word in ("correct", "right", "best", "final") for noun in ("option", "choice")) + ")"
-        + _CHOICE_STATEMENT),
+    re.compile(
+        "(?:option|choice)(?:"
+        + "|".join(
+            f"(?<=[{word[0].upper()}{word[0]}]{word[1:]} {noun})"  # one fixed-width look-behind per pair
+            for word in ("correct", "right", "best", "final")
+            for noun in ("option", "choice")
+        )
+        + ")"
+        + _CHOICE_STATEMENT
+    ),
 )
 _BOLD_LETTER = re.compile(r"\*\*\s*\(?([A-Z])(?:\)|[.:]?\s*\*\*)")
 _LINE_LETTER = re.compile(r"[\s*$(]*([A-Z])[\s).*$]*")
@@ -298,8 +304,15 @@ def _too_large(expr: Any) -> bool:
     import mpmath
     import sympy
 
-    factorials = (sympy.factorial, sympy.factorial2, sympy.subfactorial, sympy.binomial, sympy.gamma,
-                  sympy.RisingFactorial, sympy.FallingFactorial)
+    factorials = (
+        sympy.factorial,
+        sympy.factorial2,
+        sympy.subfactorial,
+        sympy.binomial,
+        sympy.gamma,
+        sympy.RisingFactorial,
+        sympy.FallingFactorial,
+    )
     huge_number = mpmath.mpf(10) ** MAX_MAGNITUDE  # a float: building the integer would cost ~0.3 s
     for node in sympy.postorder_traversal(expr):
         if isinstance(node, sympy.Pow):

@@ -53,8 +53,14 @@ def short_names(sources: Sequence[str]) -> dict[str, str]:
     parts = {source: [p for p in source.split("/") if p] for source in sources}
     names = {}
     for source, own in parts.items():
-        k = next((k for k in range(1, len(own) + 1)
-                  if all(other[-k:] != own[-k:] for o, other in parts.items() if o != source)), None)
+        k = next(
+            (
+                k
+                for k in range(1, len(own) + 1)
+                if all(other[-k:] != own[-k:] for o, other in parts.items() if o != source)
+            ),
+            None,
+        )
         names[source] = "/".join(own[-k:]) if k else source
     return names
 
@@ -76,13 +82,14 @@ def _names(found: list[tuple[int, Path, dict[str, Any]]], sources: list[str], la
     """The row name of each file: its path's --label, else the short form of its full model name.
     A label that equals another model's name would merge two models into one row: that is an error."""
     short = short_names(list(dict.fromkeys(s for (index, _, _), s in zip(found, sources) if index >= len(labels))))
-    names = [labels[index] if index < len(labels) else short[source]
-             for (index, _, _), source in zip(found, sources)]
+    names = [labels[index] if index < len(labels) else short[source] for (index, _, _), source in zip(found, sources)]
     clashes = sorted(set(labels) & set(short.values()))
     if clashes:
         files = sorted(str(file) for (_, file, _), name in zip(found, names) if name == clashes[0])
-        raise ReportError(f"{clashes[0]!r} names different models ({', '.join(files)}): give each path its "
-                          "own --label (in path order)")
+        raise ReportError(
+            f"{clashes[0]!r} names different models ({', '.join(files)}): give each path its "
+            "own --label (in path order)"
+        )
     return names
 
 
@@ -99,12 +106,20 @@ def load_results(paths: Sequence[Path], labels: Sequence[str] | None = None) -> 
                 continue
             old = origin.get((model, task))
             if old and (old[0], old[2]) != (index, source):
-                _warn(f"{model} {BENCHMARKS[task]}: {file} replaces the older {old[1]}; to show both, pass "
-                      "them as separate paths with different --label values")
+                _warn(
+                    f"{model} {BENCHMARKS[task]}: {file} replaces the older {old[1]}; to show both, pass "
+                    "them as separate paths with different --label values"
+                )
             samples = data.get("n-samples", {}).get(task, {}).get("effective", 0)
             repeats = data.get("configs", {}).get(task, {}).get("repeats")
-            row = {"model": model, "benchmark": BENCHMARKS[task], "acc": _value(metrics, "acc"),
-                   "tok": _value(metrics, "tok"), "questions": samples, "n": repeats}
+            row = {
+                "model": model,
+                "benchmark": BENCHMARKS[task],
+                "acc": _value(metrics, "acc"),
+                "tok": _value(metrics, "tok"),
+                "questions": samples,
+                "n": repeats,
+            }
             row.update({m: _value(metrics, m) for m in PATTERN_METRICS})
             rows[(model, task)] = row
             origin[(model, task)] = (index, file, source)
@@ -148,8 +163,15 @@ def with_overall(frame: pd.DataFrame) -> pd.DataFrame:
         acc = (group["acc"] * weights).sum() / weights.sum()
         tok = (group["tok"] * weights).sum() / weights.sum()
         n_values = group["n"].dropna().unique()
-        row = {"model": model, "benchmark": "All", "acc": acc, "tok": tok, "eff": acc / tok,
-               "questions": int(group["questions"].sum()), "n": n_values[0] if len(n_values) == 1 else None}
+        row = {
+            "model": model,
+            "benchmark": "All",
+            "acc": acc,
+            "tok": tok,
+            "eff": acc / tok,
+            "questions": int(group["questions"].sum()),
+            "n": n_values[0] if len(n_values) == 1 else None,
+        }
         row.update(_overall_patterns(group, weights))
         parts.append(row)
     return pd.concat([frame, pd.DataFrame(parts)], ignore_index=True) if parts else frame
@@ -182,16 +204,20 @@ def _same_questions(row: pd.DataFrame, base: pd.DataFrame) -> bool:
 
 def notes(frame: pd.DataFrame, baseline: str | None = None) -> list[str]:
     """Why cells or deltas of the table are empty, for the reader of the table."""
-    lines = [f"{model}: no 'All' without {' and '.join(lacking)} results ('All' needs every benchmark)"
-             for model, lacking in missing_benchmarks(frame).items()]
+    lines = [
+        f"{model}: no 'All' without {' and '.join(lacking)} results ('All' needs every benchmark)"
+        for model, lacking in missing_benchmarks(frame).items()
+    ]
     if baseline is None:
         return lines
     base = frame[frame["model"] == baseline].set_index("benchmark")["questions"]
     for _, row in frame[frame["model"] != baseline].iterrows():
         theirs = base.get(row["benchmark"], 0)
         if row["questions"] and theirs and row["questions"] != theirs:
-            lines.append(f"{row['model']} {row['benchmark']}: no deltas, {row['questions']} questions "
-                         f"against {theirs} of {baseline}")
+            lines.append(
+                f"{row['model']} {row['benchmark']}: no deltas, {row['questions']} questions "
+                f"against {theirs} of {baseline}"
+            )
     return lines
 
 
@@ -216,9 +242,16 @@ def _cell(value: float, kind: str) -> str:
 def table(frame: pd.DataFrame, baseline: str | None = None, patterns: bool = False) -> pd.DataFrame:
     """The display table: rows = models, columns = (benchmark, ACC/TOK/EFF[, patterns]) with deltas."""
     kinds = ["acc", "tok", "eff"] + (list(PATTERN_METRICS) if patterns else [])
-    header = {"acc": "ACC ↑", "tok": "TOK ↓", "eff": "EFF ↑", "steps": "steps",
-              **{m: m.replace("share_", "% ") for m in MODE_SHARES},
-              "think_rate": "% </think>", "think_tok": "think tok", "answer_tok": "answer tok"}
+    header = {
+        "acc": "ACC ↑",
+        "tok": "TOK ↓",
+        "eff": "EFF ↑",
+        "steps": "steps",
+        **{m: m.replace("share_", "% ") for m in MODE_SHARES},
+        "think_rate": "% </think>",
+        "think_tok": "think tok",
+        "answer_tok": "answer tok",
+    }
     if baseline is not None and baseline not in set(frame["model"]):
         raise ReportError(f"--baseline {baseline!r} is not one of the models: {sorted(set(frame['model']))}")
     benchmarks = [b for b in [*BENCHMARKS.values(), "All"] if b in set(frame["benchmark"])]
@@ -259,8 +292,9 @@ def plot(frame: pd.DataFrame, path: Path) -> None:
         part = frame[frame["benchmark"] == bench]
         ax.scatter(part["tok"], 100 * part["acc"], color="tab:blue")
         for _, row in part.iterrows():
-            ax.annotate(row["model"], (row["tok"], 100 * row["acc"]), fontsize=8,
-                        xytext=(4, 4), textcoords="offset points")
+            ax.annotate(
+                row["model"], (row["tok"], 100 * row["acc"]), fontsize=8, xytext=(4, 4), textcoords="offset points"
+            )
         low, high = 100 * part["acc"].min(), 100 * part["acc"].max()
         pad = max(2.0, 0.15 * (high - low))  # equal accuracies would otherwise give a sliver of an axis
         ax.set_ylim(max(0.0, low - pad), min(100.0, high + pad))

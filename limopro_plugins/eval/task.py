@@ -87,8 +87,9 @@ def samples_per_question(task: str | None, value: Any) -> int:
             raise ValueError
         return int(number)
     except (ValueError, OverflowError):
-        raise SettingError(f"{task}: n (samples per question, from --metadata) must be a whole number >= 1, "
-                           f"got {value!r}") from None
+        raise SettingError(
+            f"{task}: n (samples per question, from --metadata) must be a whole number >= 1, got {value!r}"
+        ) from None
 
 
 # --------------------------------------------------------------------------- documents and prompts
@@ -101,8 +102,10 @@ def shuffled_options(doc: dict[str, Any]) -> tuple[list[str], str]:
     salted `hash`) makes the order the same on every machine and run, and differ between questions, so
     the correct letter is spread over A-D.
     """
-    options = [str(doc[k]).strip() for k in
-               ("Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")]
+    options = [
+        str(doc[k]).strip()
+        for k in ("Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
+    ]
     key = str(doc.get("Record ID") or doc["Question"])
     order = list(range(4))
     random.Random(int(hashlib.sha256(key.encode()).hexdigest(), 16)).shuffle(order)
@@ -114,14 +117,21 @@ def normalize(task: str, doc: dict[str, Any]) -> dict[str, Any]:
     `choices` with `answer` the correct letter. Accepts the hub's and the local copies' field names."""
     if BENCHMARKS[task].kind == "choice":
         choices, letter = shuffled_options(doc)
-        return {"id": str(doc.get("Record ID", "")), "question": str(doc["Question"]).strip(),
-                "choices": choices, "answer": letter}
+        return {
+            "id": str(doc.get("Record ID", "")),
+            "question": str(doc["Question"]).strip(),
+            "choices": choices,
+            "answer": letter,
+        }
     question = doc.get("problem") or doc.get("question") or doc.get("Problem")
     answer = doc.get("answer", doc.get("Answer"))
     if isinstance(answer, float) and answer.is_integer():
         answer = int(answer)  # AMC's gold 27.0 is the answer 27
-    return {"id": str(doc.get("id", doc.get("ID", ""))), "question": str(question).strip(),
-            "answer": str(answer).strip()}
+    return {
+        "id": str(doc.get("id", doc.get("ID", ""))),
+        "question": str(question).strip(),
+        "answer": str(answer).strip(),
+    }
 
 
 def doc_to_text(doc: dict[str, Any]) -> str:
@@ -200,8 +210,14 @@ def metric_list() -> list[dict[str, Any]]:
         {"metric": "tok", "aggregation": mean_of_samples, "higher_is_better": False},
         {"metric": "eff", "aggregation": ratio_of_sums, "higher_is_better": True},
         {"metric": "steps", "aggregation": mean_of_samples, "higher_is_better": False},
-        *({"metric": f"share_{mode.value}", "aggregation": mean_of_samples,
-           "higher_is_better": mode is Mode.PROGRESSIVE} for mode in Mode),
+        *(
+            {
+                "metric": f"share_{mode.value}",
+                "aggregation": mean_of_samples,
+                "higher_is_better": mode is Mode.PROGRESSIVE,
+            }
+            for mode in Mode
+        ),
         {"metric": "think_rate", "aggregation": mean_of_samples, "higher_is_better": False},
         {"metric": "think_tok", "aggregation": mean_of_samples, "higher_is_better": False},
         {"metric": "answer_tok", "aggregation": mean_of_samples, "higher_is_better": False},
@@ -243,16 +259,22 @@ def response_tokenizer(metadata: dict[str, Any]) -> Any | None:
     options: dict[str, Any] = {k: metadata[k] for k in ("revision", "trust_remote_code") if k in metadata}
     if metadata.get("gguf_file") and not metadata.get("tokenizer"):
         options["gguf_file"] = metadata["gguf_file"]
-    hint = "pass --metadata '{\"tokenizer\": \"HUB_ID_OR_FOLDER\"}'"
+    hint = 'pass --metadata \'{"tokenizer": "HUB_ID_OR_FOLDER"}\''
     if not (isinstance(name, str) and name):
-        log.warning("limopro: TOK counts whitespace-separated words: no tokenizer, pretrained or model in "
-                    "--model_args; %s", hint)
+        log.warning(
+            "limopro: TOK counts whitespace-separated words: no tokenizer, pretrained or model in --model_args; %s",
+            hint,
+        )
         return None
     try:
         return _load_tokenizer(name, tuple(sorted(options.items())))
     except Exception as error:  # noqa: BLE001 - any loading failure: fall back, loudly
-        log.warning("limopro: TOK counts whitespace-separated words: tokenizer %r could not be loaded (%s); %s",
-                    name, error, hint)
+        log.warning(
+            "limopro: TOK counts whitespace-separated words: tokenizer %r could not be loaded (%s); %s",
+            name,
+            error,
+            hint,
+        )
         return None
 
 
@@ -284,7 +306,7 @@ def _load_hub(task: str, path: str, name: str | None, split: str) -> Any:
         gated = " (gated: accept its terms on the hub and set HF_TOKEN)" if task == "limopro_gpqa_diamond" else ""
         raise DataUnavailableError(
             f"{task}: cannot load {path}{gated} from the Hugging Face hub ({type(error).__name__}); "
-            f"for a local copy pass --metadata '{{\"data_dir\": \"DIR\"}}' or set {DATA_DIR_ENV}=DIR, "
+            f'for a local copy pass --metadata \'{{"data_dir": "DIR"}}\' or set {DATA_DIR_ENV}=DIR, '
             f"with DIR holding {BENCHMARKS[task].local_file}."
         ) from None
 
@@ -316,15 +338,24 @@ class LimoproTask(ConfigurableTask):
         else:
             path = local / BENCHMARKS[task].local_file
             if not path.is_file():
-                raise DataUnavailableError(f"{task}: {path} not found (data_dir / {DATA_DIR_ENV} points at "
-                                           f"{local}, which must hold {BENCHMARKS[task].local_file}).")
+                raise DataUnavailableError(
+                    f"{task}: {path} not found (data_dir / {DATA_DIR_ENV} points at "
+                    f"{local}, which must hold {BENCHMARKS[task].local_file})."
+                )
             raw = _load_local(path)
         docs = [normalize(task, dict(row)) for row in raw]
         self.dataset = datasets.DatasetDict({split: datasets.Dataset.from_list(docs)})
 
-    def fewshot_context(self, doc: dict[str, Any], num_fewshot: int, system_instruction: str | None = None,
-                        apply_chat_template: bool = False, fewshot_as_multiturn: bool = False,
-                        chat_template: Callable[..., str] | None = None, gen_prefix: str | None = None) -> str:
+    def fewshot_context(
+        self,
+        doc: dict[str, Any],
+        num_fewshot: int,
+        system_instruction: str | None = None,
+        apply_chat_template: bool = False,
+        fewshot_as_multiturn: bool = False,
+        chat_template: Callable[..., str] | None = None,
+        gen_prefix: str | None = None,
+    ) -> str:
         """The prompt: the paper's instruction as the system message under a chat template, else as plain
         text a blank line before the question (lm-eval would glue the two together).
 

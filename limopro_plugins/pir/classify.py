@@ -136,6 +136,7 @@ def marker_mode(text: str) -> Mode | None:
 
 # --------------------------------------------------------------------------- one-pass marker search
 
+
 def _sequence(pattern: str, i: int) -> tuple[list[str], int]:
     """The strings matched by `pattern` from i up to the next top-level `|` or `)`, and where it stopped."""
     found = [""]
@@ -144,7 +145,7 @@ def _sequence(pattern: str, i: int) -> tuple[list[str], int]:
             options, i = _group(pattern, i + 3)
         elif pattern[i] == "[":
             end = pattern.index("]", i)
-            options, i = list(pattern[i + 1:end]), end + 1
+            options, i = list(pattern[i + 1 : end]), end + 1
             if "-" in options[1:-1] or "^" in options[:1] or "\\" in options:
                 raise ValueError(f"marker {pattern!r}: only sets of plain characters are supported")
         elif pattern[i] == "\\" and not pattern[i + 1].isalnum():
@@ -214,9 +215,11 @@ def _automata() -> tuple[ahocorasick_rs.AhoCorasick, ahocorasick_rs.BytesAhoCora
         if not "a" <= string[0] <= "z":
             raise ValueError(f"marker string {string!r}: it must start with a letter (a-z)")
     dfa = ahocorasick_rs.Implementation.DFA
-    return (ahocorasick_rs.AhoCorasick(strings, implementation=dfa),
-            ahocorasick_rs.BytesAhoCorasick([s.encode() for s in strings], implementation=dfa),
-            [rank[string] for string in strings])
+    return (
+        ahocorasick_rs.AhoCorasick(strings, implementation=dfa),
+        ahocorasick_rs.BytesAhoCorasick([s.encode() for s in strings], implementation=dfa),
+        [rank[string] for string in strings],
+    )
 
 
 class MarkerScan:

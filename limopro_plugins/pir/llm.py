@@ -127,10 +127,14 @@ def rebuild_steps(reasoning: str, texts: Sequence[Any]) -> list[Step]:
         body = text.strip()
         position = len(reasoning) - len(reasoning[cursor:].lstrip())
         if not reasoning.startswith(body, position):
-            differs = next((i for i, (a, b) in enumerate(zip(reasoning[position:], body)) if a != b),
-                           min(len(body), len(reasoning) - position))
-            raise InvalidAnswer(f"step {number} does not copy the reasoning exactly: it differs at "
-                                f"character {position + differs} of the reasoning")
+            differs = next(
+                (i for i, (a, b) in enumerate(zip(reasoning[position:], body)) if a != b),
+                min(len(body), len(reasoning) - position),
+            )
+            raise InvalidAnswer(
+                f"step {number} does not copy the reasoning exactly: it differs at "
+                f"character {position + differs} of the reasoning"
+            )
         starts.append(position)
         cursor = position + len(body)
     if reasoning[cursor:].strip():
@@ -197,13 +201,18 @@ class ChatClient:
         try:
             import openai
         except ImportError as error:
-            raise LLMError("the LLM segmenter/classifier needs the openai client: "
-                           "pip install 'limopro-plugins[llm]'") from error
+            raise LLMError(
+                "the LLM segmenter/classifier needs the openai client: pip install 'limopro-plugins[llm]'"
+            ) from error
         self.config = config
         self.cache = ResponseCache(config.cache_folder())
         self._openai = openai
-        self._client = openai.OpenAI(base_url=config.base_url, api_key=os.environ.get(config.api_key_env) or "EMPTY",
-                                     timeout=config.timeout, max_retries=config.retries)
+        self._client = openai.OpenAI(
+            base_url=config.base_url,
+            api_key=os.environ.get(config.api_key_env) or "EMPTY",
+            timeout=config.timeout,
+            max_retries=config.retries,
+        )
 
     def complete(self, messages: list[dict[str, str]]) -> str:
         """The answer's text. Raises RequestRejected for a request the endpoint refuses, LLMError when
@@ -217,16 +226,22 @@ class ChatClient:
         try:
             response = self._client.chat.completions.create(**request)
         except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as error:
-            raise LLMError(f"{self.config.base_url} refused the request ({error.status_code}): check --llm-model "
-                           f"and the API key in ${self.config.api_key_env}") from error
+            raise LLMError(
+                f"{self.config.base_url} refused the request ({error.status_code}): check --llm-model "
+                f"and the API key in ${self.config.api_key_env}"
+            ) from error
         except openai.APIStatusError as error:
             if error.status_code in (400, 413, 422):
                 raise RequestRejected(f"the endpoint rejected the request ({error.status_code})") from error
-            raise LLMError(f"{self.config.base_url} kept failing ({error.status_code}) after "
-                           f"{self.config.retries} retries; run the same command again to resume") from error
+            raise LLMError(
+                f"{self.config.base_url} kept failing ({error.status_code}) after "
+                f"{self.config.retries} retries; run the same command again to resume"
+            ) from error
         except (openai.APITimeoutError, openai.APIConnectionError) as error:
-            raise LLMError(f"cannot reach {self.config.base_url} ({type(error).__name__}) after "
-                           f"{self.config.retries} retries; run the same command again to resume") from error
+            raise LLMError(
+                f"cannot reach {self.config.base_url} ({type(error).__name__}) after "
+                f"{self.config.retries} retries; run the same command again to resume"
+            ) from error
         content = response.choices[0].message.content or ""
         self.cache.put(key, content)
         return content
@@ -244,8 +259,11 @@ def ask_validated(client: ChatClient, prompt: str, validate: Any) -> tuple[Any, 
         except RequestRejected:
             break
         except InvalidAnswer as error:
-            messages = [*messages, {"role": "assistant", "content": content},
-                        {"role": "user", "content": RETRY_PROMPT.format(reason=error)}]
+            messages = [
+                *messages,
+                {"role": "assistant", "content": content},
+                {"role": "user", "content": RETRY_PROMPT.format(reason=error)},
+            ]
     return None, "fallback"
 
 
@@ -272,7 +290,11 @@ def hybrid_modes(steps: Sequence[str], labels: Sequence[Label] | None) -> tuple[
         label = labels[i] if labels is not None else None
         mode = rule or (label.mode if label else Mode.PROGRESSIVE)
         modes.append(mode)
-        details.append({"rule_mode": (rule or Mode.PROGRESSIVE).value,
-                        "llm_mode": label.mode.value if label else None,
-                        "relates_to": label.relates_to if label and mode.functional else None})
+        details.append(
+            {
+                "rule_mode": (rule or Mode.PROGRESSIVE).value,
+                "llm_mode": label.mode.value if label else None,
+                "relates_to": label.relates_to if label and mode.functional else None,
+            }
+        )
     return modes, details

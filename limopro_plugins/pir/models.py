@@ -135,17 +135,13 @@ def load_tokenizer(source: ModelSource) -> "PreTrainedTokenizerBase":
         raise
 
 
-def load_causal_lm(
-    source: ModelSource, *, dtype: str = "float32", device: str = "cpu"
-) -> "PreTrainedModel":
+def load_causal_lm(source: ModelSource, *, dtype: str = "float32", device: str = "cpu") -> "PreTrainedModel":
     """Load a causal LM in eval mode on `device` with the given torch dtype name."""
     import torch
     from transformers import AutoModelForCausalLM
 
     try:
-        model = AutoModelForCausalLM.from_pretrained(
-            source.path, dtype=getattr(torch, dtype), **source.kwargs()
-        )
+        model = AutoModelForCausalLM.from_pretrained(source.path, dtype=getattr(torch, dtype), **source.kwargs())
     except OSError as error:
         raise _offline_hint(source, error) from error
     return model.to(device).eval()

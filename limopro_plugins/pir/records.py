@@ -184,8 +184,11 @@ def _answer(record: dict[str, Any], name: str | None) -> str | None:
 
 def _s1k_fields(record: dict[str, Any], fields: Fields) -> tuple[str, str]:
     reasoning = fields.reasoning or next(
-        (k for k in ("thinking_trajectories", "deepseek_thinking_trajectory", "gemini_thinking_trajectory")
-         if k in record),
+        (
+            k
+            for k in ("thinking_trajectories", "deepseek_thinking_trajectory", "gemini_thinking_trajectory")
+            if k in record
+        ),
         "thinking_trajectories",
     )
     prefix = reasoning.split("thinking_trajector")[0]
@@ -193,8 +196,7 @@ def _s1k_fields(record: dict[str, Any], fields: Fields) -> tuple[str, str]:
     return reasoning, solution
 
 
-_ROLE_KEYS = {"messages": ("role", "content", "user", "assistant"),
-              "sharegpt": ("from", "value", "human", "gpt")}
+_ROLE_KEYS = {"messages": ("role", "content", "user", "assistant"), "sharegpt": ("from", "value", "human", "gpt")}
 
 
 def _turns(record: dict[str, Any], schema: str) -> tuple[list[dict[str, Any]], int, int]:
@@ -216,8 +218,9 @@ def _turns(record: dict[str, Any], schema: str) -> tuple[list[dict[str, Any]], i
     return turns, question_at, answer_at
 
 
-def parse_record(record: Any, *, index: int, line: int | None, schema: str | None = None,
-                 fields: Fields = Fields()) -> Chain:
+def parse_record(
+    record: Any, *, index: int, line: int | None, schema: str | None = None, fields: Fields = Fields()
+) -> Chain:
     """Turn one raw record into a Chain, or raise RecordError with the reason."""
     if not isinstance(record, dict):
         raise RecordError(f"record must be a JSON object, got {type(record).__name__}")
@@ -229,8 +232,7 @@ def parse_record(record: Any, *, index: int, line: int | None, schema: str | Non
         if isinstance(extra, str) and extra.strip():
             question = f"{question}\n\n{extra}"
         response = _text(record, fields.reasoning or ("solution" if schema == "limo" else "output"))
-        split = (Split("", response, "", _text(record, fields.solution)) if fields.solution
-                 else split_response(response))
+        split = Split("", response, "", _text(record, fields.solution)) if fields.solution else split_response(response)
     elif schema == "s1k":
         question = _text(record, fields.question or "question")
         reasoning_key, solution_key = _s1k_fields(record, fields)
@@ -281,8 +283,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def iter_raw(source: str, *, schema: str | None = None, fields: Fields = Fields()
-             ) -> Iterator[tuple[int, int | None, Any]]:
+def iter_raw(
+    source: str, *, schema: str | None = None, fields: Fields = Fields()
+) -> Iterator[tuple[int, int | None, Any]]:
     """Yield (index, line, record-or-raw-text) for every record of a file or hub dataset.
 
     JSONL is read line by line so a bad line is reported with its number (the raw text is yielded for
@@ -330,8 +333,10 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, int | None, Any]]:
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 """A JSON escape of a UTF-16 surrogate: one half of a character beyond U+FFFF, or alone no character.
 JSON parsers accept a lone one, but no UTF-8 file, tokenizer or marker search can take it."""
-_LONE_SURROGATE = ("a string holds an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape without its other "
-                   "half): not valid Unicode text")
+_LONE_SURROGATE = (
+    "a string holds an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape without its other "
+    "half): not valid Unicode text"
+)
 
 
 def _holds_lone_surrogate(record: Any) -> bool:
@@ -389,8 +394,9 @@ def _records_of_object(data: dict[str, Any], schema: str | None, fields: Fields)
     except RecordError:
         if len(data) == 1 and next(iter(data.values())) == []:
             return []
-        return next((v for v in data.values() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)),
-                    [data])
+        return next(
+            (v for v in data.values() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)), [data]
+        )
     return [data]
 
 
@@ -429,8 +435,7 @@ class _BadLine:
     reason: str
 
 
-def read_chains(source: str, *, schema: str | None = None, fields: Fields = Fields()
-                ) -> Iterator[Chain | Reject]:
+def read_chains(source: str, *, schema: str | None = None, fields: Fields = Fields()) -> Iterator[Chain | Reject]:
     """Yield a Chain for every usable record and a Reject (with reason and location) for every other."""
     for index, line, raw in iter_raw(source, schema=schema, fields=fields):
         if isinstance(raw, _BadLine):

@@ -44,8 +44,10 @@ from limopro_plugins.text import THINK_CLOSE
 SAMPLE_NAME = "sample"
 ROW_FILES = ("structure.jsonl", "rejects.jsonl")
 """The checkpoint files, one row per record processed (a chain's structure or a bad record)."""
-NO_BOXED_ANSWER = ("--answer boxed: nothing to box (no \\boxed{} and no 'the answer is ...' in the final "
-                   "solution, and no answer field)")
+NO_BOXED_ANSWER = (
+    "--answer boxed: nothing to box (no \\boxed{} and no 'the answer is ...' in the final "
+    "solution, and no answer field)"
+)
 
 
 class PipelineError(RuntimeError):
@@ -65,8 +67,10 @@ class Counts:
     rejected: int = 0
 
     def line(self) -> str:
-        return (f"read: {self.read}, scored: {self.scored}, skipped (too long, kept unpruned): "
-                f"{self.skipped}, rejected: {self.rejected}")
+        return (
+            f"read: {self.read}, scored: {self.scored}, skipped (too long, kept unpruned): "
+            f"{self.skipped}, rejected: {self.rejected}"
+        )
 
 
 @dataclass
@@ -95,10 +99,21 @@ class Settings:
 def _settings(args: argparse.Namespace, source: str) -> Settings:
     fields = Fields(args.question_field, args.reasoning_field, args.solution_field, args.answer_field)
     uses_llm = "llm" in (args.segmenter, args.classifier)
-    return Settings(source, args.model, args.backend, args.dtype, args.answer,
-                    bool(args.score_all or args.strategy == "ppl-all"), args.max_tokens, args.schema,
-                    asdict(fields), args.limit, args.segmenter, args.classifier,
-                    args.llm_model if uses_llm else None)
+    return Settings(
+        source,
+        args.model,
+        args.backend,
+        args.dtype,
+        args.answer,
+        bool(args.score_all or args.strategy == "ppl-all"),
+        args.max_tokens,
+        args.schema,
+        asdict(fields),
+        args.limit,
+        args.segmenter,
+        args.classifier,
+        args.llm_model if uses_llm else None,
+    )
 
 
 def _run_record(settings: Settings, shard: tuple[int, int] | None) -> dict[str, Any]:
@@ -116,8 +131,7 @@ def _check_settings(out: Path, settings: Settings, shard: tuple[int, int] | None
         changed = {k: (before.get(k), v) for k, v in now.items() if before.get(k) != v and k != "limit"}
         if changed:
             raise PipelineError(
-                f"{out} holds a run with other settings {changed} (was, now); "
-                "use another --output or delete the folder"
+                f"{out} holds a run with other settings {changed} (was, now); use another --output or delete the folder"
             )
 
 
@@ -158,11 +172,17 @@ def _resume(out: Path, settings: Settings, shard: tuple[int, int] | None, strict
     done: set[int] = set()
     for name, found in rows.items():
         # a row without a hash was written before hashes were kept: trusted, not redone
-        kept = [row for row in found if row["index"] in current
-                and row.get("record_hash", current[row["index"]]) == current[row["index"]]]
+        kept = [
+            row
+            for row in found
+            if row["index"] in current and row.get("record_hash", current[row["index"]]) == current[row["index"]]
+        ]
         if len(kept) < len(found):
-            print(f"{len(found) - len(kept)} row(s) of {name} belong to records edited or removed in "
-                  f"{settings.input} since: dropped, the current records are processed", file=sys.stderr)
+            print(
+                f"{len(found) - len(kept)} row(s) of {name} belong to records edited or removed in "
+                f"{settings.input} since: dropped, the current records are processed",
+                file=sys.stderr,
+            )
             _write_rows(out / name, kept)
         if name == "structure.jsonl" or not strict:
             done.update(row["index"] for row in kept)
@@ -201,8 +221,7 @@ def _answer_text(chain: Chain, mode: str) -> tuple[str, str]:
     return bridge, chain.solution or f"\\boxed{{{(chain.answer or '').strip()}}}"
 
 
-def _limited(source: str, settings: Settings, shard: tuple[int, int] | None = None
-             ) -> Iterator[Chain | Reject]:
+def _limited(source: str, settings: Settings, shard: tuple[int, int] | None = None) -> Iterator[Chain | Reject]:
     """The records of this run: the first `limit`, and of those this shard's (index mod N == I); chains
     the settings cannot score come as rejects (`_scorable`)."""
     fields = Fields(**settings.fields)
@@ -248,8 +267,9 @@ def annotate(chain: Chain, settings: Settings, client: ChatClient | None = None)
     return Annotation(steps, modes, details, llm)
 
 
-def annotated(items: Iterable[Chain | Reject], fn: Callable[[Chain], Annotation], workers: int
-              ) -> Iterator[tuple[Chain | Reject, Annotation | None]]:
+def annotated(
+    items: Iterable[Chain | Reject], fn: Callable[[Chain], Annotation], workers: int
+) -> Iterator[tuple[Chain | Reject, Annotation | None]]:
     """(item, annotation) in input order. With workers > 0 the annotations of the next chains are
     computed on that many threads while the caller scores, so LLM calls overlap scoring; at most
     2 x workers chains are held ahead."""
@@ -281,9 +301,14 @@ def score_chain(chain: Chain, annotation: Annotation, tokenizer: Any, scorer: An
     bridge, answer = _answer_text(chain, settings.answer)
     encoded = encode(tokenizer, chain.question, texts, bridge, answer)
     which = [i for i, m in enumerate(modes) if settings.score_all or m.functional]
-    entry: dict[str, Any] = {"index": chain.index, "line": chain.line, "record_hash": record_hash(chain),
-                             "status": "scored", "prompt_tokens": len(encoded.prompt),
-                             "answer_tokens": len(encoded.answer)}
+    entry: dict[str, Any] = {
+        "index": chain.index,
+        "line": chain.line,
+        "record_hash": record_hash(chain),
+        "status": "scored",
+        "prompt_tokens": len(encoded.prompt),
+        "answer_tokens": len(encoded.answer),
+    }
     pirs: dict[int, float] = {}
     try:
         if which:
@@ -296,8 +321,8 @@ def score_chain(chain: Chain, annotation: Annotation, tokenizer: Any, scorer: An
         entry.update(status="skipped", reason=str(error))
     details = annotation.details or [{}] * len(steps)
     entry["steps"] = [
-        {"text": s.text, "start": s.start, "end": s.end, "mode": m.value,
-         "tokens": len(ids), "pir": pirs.get(i)} | extra
+        {"text": s.text, "start": s.start, "end": s.end, "mode": m.value, "tokens": len(ids), "pir": pirs.get(i)}
+        | extra
         for i, (s, m, ids, extra) in enumerate(zip(steps, modes, encoded.steps, details))
     ]
     if annotation.llm:
@@ -314,8 +339,12 @@ def _load_scorer(args: argparse.Namespace):
         source = resolve(args.model)
         tokenizer = load_tokenizer(source)
         if args.backend == "vllm":
-            return tokenizer, VLLMScorer(source.path, dtype=args.dtype, max_tokens=args.max_tokens,
-                                         tensor_parallel_size=args.tensor_parallel_size)
+            return tokenizer, VLLMScorer(
+                source.path,
+                dtype=args.dtype,
+                max_tokens=args.max_tokens,
+                tensor_parallel_size=args.tensor_parallel_size,
+            )
         model = load_causal_lm(source, dtype=args.dtype, device=_device(args.device))
     except (ModelUnavailableError, ImportError) as error:
         raise PipelineError(str(error)) from error
@@ -323,16 +352,22 @@ def _load_scorer(args: argparse.Namespace):
 
 
 def _llm_client(args: argparse.Namespace) -> ChatClient:
-    config = LLMConfig(args.base_url, args.llm_model, args.api_key_env, args.llm_concurrency, args.llm_timeout,
-                       args.llm_retries, Path(args.llm_cache) if args.llm_cache else None)
+    config = LLMConfig(
+        args.base_url,
+        args.llm_model,
+        args.api_key_env,
+        args.llm_concurrency,
+        args.llm_timeout,
+        args.llm_retries,
+        Path(args.llm_cache) if args.llm_cache else None,
+    )
     try:
         return ChatClient(config)
     except LLMError as error:
         raise PipelineError(str(error)) from error
 
 
-def _score_new(args: argparse.Namespace, source: str, settings: Settings, out: Path,
-               done: set[int]) -> None:
+def _score_new(args: argparse.Namespace, source: str, settings: Settings, out: Path, done: set[int]) -> None:
     """Score every chain not yet in structure.jsonl / rejects.jsonl, appending as it goes."""
     from tqdm import tqdm
 
@@ -350,8 +385,10 @@ def _score_new(args: argparse.Namespace, source: str, settings: Settings, out: P
             if isinstance(item, Reject):
                 print(f"rejected {item.location}: {item.reason}", file=sys.stderr)
                 if args.strict:  # not recorded: once fixed, the same command reads it again
-                    raise PipelineError(f"{source} {item.location}: {item.reason} (--strict: fix it, then "
-                                        "run the same command again to resume)")
+                    raise PipelineError(
+                        f"{source} {item.location}: {item.reason} (--strict: fix it, then "
+                        "run the same command again to resume)"
+                    )
                 append_jsonl(out / "rejects.jsonl", item.to_json() | {"record_hash": record_hash(item)})
             else:
                 if scorer is None:
@@ -374,8 +411,9 @@ class OutputSpec:
     name: str
 
 
-def _variants(source: str, settings: Settings, out: Path, structure: dict[int, dict],
-              spec: OutputSpec) -> dict[str, Any]:
+def _variants(
+    source: str, settings: Settings, out: Path, structure: dict[int, dict], spec: OutputSpec
+) -> dict[str, Any]:
     """Write pruning/<name>_<ratio>.jsonl for every ratio; return token counts per ratio (Table 5)."""
     chains = [c for c in _limited(source, settings) if isinstance(c, Chain) and c.index in structure]
     tokens: dict[str, Any] = {}
@@ -389,16 +427,18 @@ def _variants(source: str, settings: Settings, out: Path, structure: dict[int, d
             if entry["status"] == "scored":
                 modes = [Mode(s["mode"]) for s in steps]
                 pirs = [s["pir"] for s in steps]
-                removed = select_removals(modes, pirs, ratio, spec.strategy,
-                                          chain_rng(spec.seed, chain.index, ratio))
+                removed = select_removals(modes, pirs, ratio, spec.strategy, chain_rng(spec.seed, chain.index, ratio))
             after += sum(s["tokens"] for i, s in enumerate(steps) if i not in removed)
             kept = "".join(s["text"] for i, s in enumerate(steps) if i not in removed)
             records.append(chain.with_reasoning(kept))
         path = out / "pruning" / f"{spec.name}_{ratio:g}.jsonl"
         atomic_write_jsonl(path, records)
-        tokens[f"{ratio:g}"] = {"file": str(path.relative_to(out)), "reasoning_tokens_before": before,
-                                "reasoning_tokens_after": after,
-                                "reduction": round(1 - after / before, 4) if before else 0.0}
+        tokens[f"{ratio:g}"] = {
+            "file": str(path.relative_to(out)),
+            "reasoning_tokens_before": before,
+            "reasoning_tokens_after": after,
+            "reduction": round(1 - after / before, 4) if before else 0.0,
+        }
     return tokens
 
 
@@ -426,18 +466,27 @@ def finalize(out: Path, settings: Settings, spec: OutputSpec) -> Counts:
     """Build pruning/*.jsonl and meta.json from structure.jsonl and rejects.jsonl (atomic writes)."""
     structure = {r["index"]: r for r in _rows_in_order(out / "structure.jsonl")}
     rejects = _rows_in_order(out / "rejects.jsonl")
-    counts = Counts(read=len(structure) + len(rejects),
-                    scored=sum(1 for r in structure.values() if r["status"] == "scored"),
-                    skipped=sum(1 for r in structure.values() if r["status"] == "skipped"),
-                    rejected=len(rejects))
+    counts = Counts(
+        read=len(structure) + len(rejects),
+        scored=sum(1 for r in structure.values() if r["status"] == "scored"),
+        skipped=sum(1 for r in structure.values() if r["status"] == "skipped"),
+        rejected=len(rejects),
+    )
     try:
         tokens = _variants(settings.input, settings, out, structure, spec)
     except InputError as error:
         raise PipelineError(str(error)) from error
-    meta = {"version": __version__, "settings": asdict(settings), "strategy": spec.strategy,
-            "seed": spec.seed, "ratios": [f"{r:g}" for r in spec.ratios], "name": spec.name,
-            "counts": asdict(counts), "tokens_per_ratio": tokens,
-            "modes": stats_from_structure(structure.values()).to_json()}
+    meta = {
+        "version": __version__,
+        "settings": asdict(settings),
+        "strategy": spec.strategy,
+        "seed": spec.seed,
+        "ratios": [f"{r:g}" for r in spec.ratios],
+        "name": spec.name,
+        "counts": asdict(counts),
+        "tokens_per_ratio": tokens,
+        "modes": stats_from_structure(structure.values()).to_json(),
+    }
     llm = _llm_outcomes(structure.values())
     if llm:
         meta["llm"] = llm
@@ -453,19 +502,29 @@ def _register(out: Path, spec: OutputSpec, settings: Settings, dataset_dir: str 
     from limopro_plugins.train.dataset_info import RegistrationError, register_pruned
 
     try:
-        register_pruned(Path(dataset_dir), out, spec.name, [f"{r:g}" for r in spec.ratios],
-                        schema=settings.schema, fields=Fields(**settings.fields), force=force)
+        register_pruned(
+            Path(dataset_dir),
+            out,
+            spec.name,
+            [f"{r:g}" for r in spec.ratios],
+            schema=settings.schema,
+            fields=Fields(**settings.fields),
+            force=force,
+        )
     except RegistrationError as error:
-        raise PipelineError(f"{error}. The files in {out} are complete: once that is fixed, the same "
-                            "command registers them without scoring again") from error
+        raise PipelineError(
+            f"{error}. The files in {out} are complete: once that is fixed, the same "
+            "command registers them without scoring again"
+        ) from error
 
 
 def run(args: argparse.Namespace) -> str:
     """Run (or resume) a prune job as described by parsed CLI arguments; return the summary line."""
     source = args.input or str(sample_path())
     stem = Path(source).stem.split(".")[0] if args.input else SAMPLE_NAME
-    spec = OutputSpec(tuple(args.ratios), args.strategy, args.seed,
-                      args.name or f"{stem}_{args.strategy.replace('-', '_')}")
+    spec = OutputSpec(
+        tuple(args.ratios), args.strategy, args.seed, args.name or f"{stem}_{args.strategy.replace('-', '_')}"
+    )
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     settings = _settings(args, source)
@@ -491,16 +550,24 @@ def merge(shards: list[Path], out: Path, *, register: str | None = None, force: 
         runs.append((json.loads((shard / "run.json").read_text()), json.loads((shard / "meta.json").read_text())))
     specs = {r.pop("shard", None) for r, _ in runs}
     total = {s.split("/")[1] for s in specs if s}
-    if (None in specs or len(total) != 1 or len(specs) != len(runs)
-            or specs != {f"{i}/{n}" for n in map(int, total) for i in range(n)}):
+    if (
+        None in specs
+        or len(total) != 1
+        or len(specs) != len(runs)
+        or specs != {f"{i}/{n}" for n in map(int, total) for i in range(n)}
+    ):
         raise PipelineError(f"shards {sorted(map(str, specs))} are not exactly the shards 0..N-1 of one run")
     settings, meta = runs[0]
     for other, other_meta in runs[1:]:
         keys = ("strategy", "seed", "ratios", "name")
         if other != settings or any(other_meta[k] != meta[k] for k in keys):
             raise PipelineError("the shards were run with different settings; they cannot be merged")
-    rows = {name: sorted((r for shard in shards for r in read_jsonl_tolerant(shard / name, repair=False)),
-                         key=lambda r: r["index"]) for name in ROW_FILES}
+    rows = {
+        name: sorted(
+            (r for shard in shards for r in read_jsonl_tolerant(shard / name, repair=False)), key=lambda r: r["index"]
+        )
+        for name in ROW_FILES
+    }
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "run.json", settings)
     for name, records in rows.items():

@@ -146,9 +146,12 @@ class PIRScorer:
         self.max_tokens = max_tokens or context_limit(model)
         self.reuses_cache = full_attention_only(model.config)
         if not self.reuses_cache:
-            logger.warning("%s has sliding-window or linear-attention layers, whose cache cannot be cropped "
-                           "to a prefix: every chain without a step is recomputed from scratch (exact, "
-                           "slower)", type(model).__name__)
+            logger.warning(
+                "%s has sliding-window or linear-attention layers, whose cache cannot be cropped "
+                "to a prefix: every chain without a step is recomputed from scratch (exact, "
+                "slower)",
+                type(model).__name__,
+            )
 
     @property
     def device(self) -> "torch.device":
@@ -163,8 +166,10 @@ class PIRScorer:
         `logits_to_keep` (before 4.49) ignores it and returns every position: reading the last rows as
         the answer's would then be wrong, so that is an error, never a silent score."""
         if logits.shape[-2] != rows:
-            raise RuntimeError(f"the model returned logits for {logits.shape[-2]} positions, not the {rows} "
-                               "asked for with logits_to_keep: transformers >= 4.49 is needed")
+            raise RuntimeError(
+                f"the model returned logits for {logits.shape[-2]} positions, not the {rows} "
+                "asked for with logits_to_keep: transformers >= 4.49 is needed"
+            )
         return logits
 
     def _answer_nll(self, logits: "torch.Tensor", answer: "torch.Tensor") -> float:
@@ -216,13 +221,14 @@ class PIRScorer:
             pirs: dict[int, float] = {}
             order = sorted(set(which), key=lambda i: starts[i], reverse=True)
             for group_at in range(0, len(order), self.batch_size):
-                group = order[group_at: group_at + self.batch_size]
+                group = order[group_at : group_at + self.batch_size]
                 for i, value in zip(group, self._score_group(encoded, group, full_ids, starts, cache)):
                     pirs[i] = value - full
         return [pirs[i] for i in which], full
 
-    def _score_group(self, encoded: Encoded, group: list[int], full_ids: list[int],
-                     starts: list[int], cache) -> list[float]:
+    def _score_group(
+        self, encoded: Encoded, group: list[int], full_ids: list[int], starts: list[int], cache
+    ) -> list[float]:
         """Answer NLLs without each step of `group`, run as one batch from the earliest step's prefix.
 
         The cache is cropped to the tokens before that step's start minus one: the last prefix token is
@@ -235,7 +241,7 @@ class PIRScorer:
         rows = []
         for i in group:
             end_of_step = starts[i] + len(encoded.steps[i])
-            rows.append(full_ids[keep: starts[i]] + full_ids[end_of_step:])
+            rows.append(full_ids[keep : starts[i]] + full_ids[end_of_step:])
         width = max(map(len, rows))
         n_answer = len(encoded.answer)
         answer = torch.tensor(encoded.answer, device=self.device)
@@ -245,13 +251,17 @@ class PIRScorer:
         shortest = min(map(len, rows))
         # Positions whose logits predict answer tokens, for every row: a contiguous window covers all.
         first = shortest - n_answer - 1
-        out = self.model(input_ids=batch, past_key_values=cache, use_cache=True,
-                         logits_to_keep=torch.arange(first, width, device=self.device))
+        out = self.model(
+            input_ids=batch,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=torch.arange(first, width, device=self.device),
+        )
         self._kept(out.logits, width - first)
         nlls = []
         for row, ids in enumerate(rows):
             lo = len(ids) - n_answer - 1 - first
-            nlls.append(self._answer_nll(out.logits[row, lo: lo + n_answer], answer))
+            nlls.append(self._answer_nll(out.logits[row, lo : lo + n_answer], answer))
         cache.crop(keep)
         if len(rows) > 1:
             cache.batch_select_indices(torch.tensor([0], device=self.device))
@@ -272,17 +282,29 @@ class VLLMScorer:
     LLaMA-Factory's).
     """
 
-    def __init__(self, model: str, *, dtype: str = "bfloat16", tensor_parallel_size: int = 1,
-                 max_tokens: int | None = None, gpu_memory_utilization: float = 0.9):
+    def __init__(
+        self,
+        model: str,
+        *,
+        dtype: str = "bfloat16",
+        tensor_parallel_size: int = 1,
+        max_tokens: int | None = None,
+        gpu_memory_utilization: float = 0.9,
+    ):
         try:
             from vllm import LLM, SamplingParams
         except ImportError as error:
             raise ImportError(
                 "--backend vllm needs vLLM, which conflicts with the training extra's pins: create a "
-                "separate environment and run `pip install \"limopro-plugins[vllm]\"` there"
+                'separate environment and run `pip install "limopro-plugins[vllm]"` there'
             ) from error
-        self.llm = LLM(model=model, dtype=dtype, tensor_parallel_size=tensor_parallel_size,
-                       enable_prefix_caching=True, gpu_memory_utilization=gpu_memory_utilization)
+        self.llm = LLM(
+            model=model,
+            dtype=dtype,
+            tensor_parallel_size=tensor_parallel_size,
+            enable_prefix_caching=True,
+            gpu_memory_utilization=gpu_memory_utilization,
+        )
         self.params = SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0)
         self.max_tokens = max_tokens or self.llm.llm_engine.model_config.max_model_len
 

@@ -33,8 +33,10 @@ from limopro_plugins.text import PARAGRAPH_BREAK
 # the regex engine then skips ahead to the candidates (. ! ? or a line break), about 2x faster than
 # trying each alternative at every character.
 _SENTENCE_BREAK = re.compile(r"[.!?\n](?:(?<=[.!?])[\"')\]*]*[ \t]+(?=[^\sa-z])|(?<=\n)\s*)")
-RESUME_WORDS = (r"so|now|next|then|therefore|thus|hence|okay|ok|alright|all right|moving on|first|second|"
-                r"finally|putting (?:it|this) together|back to")
+RESUME_WORDS = (
+    r"so|now|next|then|therefore|thus|hence|okay|ok|alright|all right|moving on|first|second|"
+    r"finally|putting (?:it|this) together|back to"
+)
 """The words (a regex, any case) that open a sentence resuming forward reasoning."""
 _RESUMING_BREAK = re.compile(rf"{_SENTENCE_BREAK.pattern}(?=(?i:{RESUME_WORDS})\b)")
 """A sentence break followed by a sentence that resumes: one search finds the first resuming sentence
@@ -91,8 +93,14 @@ def _step(scan: MarkerScan, start: int, end: int, opener: _Opener | None) -> tup
     return start, end, scan.mode(start, end)
 
 
-def _paragraph_steps(text: str, scan: MarkerScan, start: int, end: int, first: int, last: int,
-                     ) -> list[tuple[int, int, Mode | None]]:
+def _paragraph_steps(
+    text: str,
+    scan: MarkerScan,
+    start: int,
+    end: int,
+    first: int,
+    last: int,
+) -> list[tuple[int, int, Mode | None]]:
     """The steps (start, end, rule mode) of the paragraph text[start:end], whose marker strings are
     `scan.starts[first:last]`.
 
@@ -128,8 +136,11 @@ def _paragraph_steps(text: str, scan: MarkerScan, start: int, end: int, first: i
                 steps.append(_step(scan, step, s_start, opener))
                 step = s_start
             # a break with a line break, or punctuation right before whitespace, ends the opening
-            opener = (s_end, mode, found is not None and (text[found.start()] == "\n" or
-                                                          text[found.start() + 1] in " \t"))
+            opener = (
+                s_end,
+                mode,
+                found is not None and (text[found.start()] == "\n" or text[found.start() + 1] in " \t"),
+            )
         if mode is not None or resume_from >= 0:  # search on from this sentence's break (it may resume)
             resume_from = found.start() if s_end < end else -1
         cursor = s_end
@@ -158,8 +169,10 @@ def _marked_steps(reasoning: str) -> tuple[list[int], list[tuple[int, list[tuple
     marker string its index and steps; every other paragraph is one progressive step."""
     scan = MarkerScan(reasoning)
     edges = [*paragraph_starts(reasoning), len(reasoning)]
-    return edges, [(k, _paragraph_steps(reasoning, scan, edges[k], edges[k + 1], i, j))
-                   for k, i, j in _marked_paragraphs(scan.starts, edges)]
+    return edges, [
+        (k, _paragraph_steps(reasoning, scan, edges[k], edges[k + 1], i, j))
+        for k, i, j in _marked_paragraphs(scan.starts, edges)
+    ]
 
 
 def segment(reasoning: str) -> list[Step]:

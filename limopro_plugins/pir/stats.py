@@ -60,13 +60,30 @@ class PatternStats:
         from tabulate import tabulate
 
         shares = self.shares()
-        rows = [[m, self.steps[m], round(self.steps[m] / max(self.chains, 1), 2), self.tokens[m],
-                 f"{100 * shares[m]:.1f}%", len(self.pirs[m]) or ""] for m in self.steps]
-        rows.append(["all", sum(self.steps.values()), round(sum(self.steps.values()) / max(self.chains, 1), 2),
-                     sum(self.tokens.values()), "100.0%" if sum(self.tokens.values()) else "0.0%",
-                     sum(map(len, self.pirs.values())) or ""])
-        return tabulate(rows, headers=["mode", "steps", "steps/chain", "tokens", "token share", "scored"],
-                        tablefmt="github")
+        rows = [
+            [
+                m,
+                self.steps[m],
+                round(self.steps[m] / max(self.chains, 1), 2),
+                self.tokens[m],
+                f"{100 * shares[m]:.1f}%",
+                len(self.pirs[m]) or "",
+            ]
+            for m in self.steps
+        ]
+        rows.append(
+            [
+                "all",
+                sum(self.steps.values()),
+                round(sum(self.steps.values()) / max(self.chains, 1), 2),
+                sum(self.tokens.values()),
+                "100.0%" if sum(self.tokens.values()) else "0.0%",
+                sum(map(len, self.pirs.values())) or "",
+            ]
+        )
+        return tabulate(
+            rows, headers=["mode", "steps", "steps/chain", "tokens", "token share", "scored"], tablefmt="github"
+        )
 
 
 def stats_from_structure(rows: Iterable[dict[str, Any]]) -> PatternStats:

@@ -52,13 +52,24 @@ def to_record(chain: Chain, fmt: str, think: bool, system: str) -> dict[str, Any
     response = response_text(chain, think)
     if fmt == "alpaca":
         return {"instruction": chain.question, "input": "", "output": response, "system": system}
-    return {"conversations": [{"from": "human", "value": chain.question}, {"from": "gpt", "value": response}],
-            "system": system}
+    return {
+        "conversations": [{"from": "human", "value": chain.question}, {"from": "gpt", "value": response}],
+        "system": system,
+    }
 
 
-def convert_file(source: str, output: Path, *, fmt: str = "sharegpt", think: bool = False,
-                 system: str = PAPER_SYSTEM_PROMPT, schema: str | None = None, fields: Fields = Fields(),
-                 rejects: Path | None = None, quiet: bool = False) -> ConvertCounts:
+def convert_file(
+    source: str,
+    output: Path,
+    *,
+    fmt: str = "sharegpt",
+    think: bool = False,
+    system: str = PAPER_SYSTEM_PROMPT,
+    schema: str | None = None,
+    fields: Fields = Fields(),
+    rejects: Path | None = None,
+    quiet: bool = False,
+) -> ConvertCounts:
     """Convert a dataset file; bad records go to `rejects` (default `<output>.rejects.jsonl`)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -27,11 +27,16 @@ class RegistrationError(ValueError):
 def dataset_entry(file_name: str, formatting: str = "sharegpt") -> dict[str, Any]:
     """The dataset_info entry for a file written by `convert` (columns and tags as LLaMA-Factory reads them)."""
     if formatting == "alpaca":
-        return {"file_name": file_name, "columns": {"prompt": "instruction", "query": "input",
-                                                    "response": "output", "system": "system"}}
-    return {"file_name": file_name, "formatting": "sharegpt",
-            "columns": {"messages": "conversations", "system": "system"},
-            "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"}}
+        return {
+            "file_name": file_name,
+            "columns": {"prompt": "instruction", "query": "input", "response": "output", "system": "system"},
+        }
+    return {
+        "file_name": file_name,
+        "formatting": "sharegpt",
+        "columns": {"messages": "conversations", "system": "system"},
+        "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
+    }
 
 
 def read_info(dataset_dir: Path) -> dict[str, Any]:
@@ -42,8 +47,10 @@ def read_info(dataset_dir: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise RegistrationError(f"{path} is not valid JSON (line {error.lineno}, column {error.colno}: "
-                                f"{error.msg}); fix it first, it was left untouched") from error
+        raise RegistrationError(
+            f"{path} is not valid JSON (line {error.lineno}, column {error.colno}: "
+            f"{error.msg}); fix it first, it was left untouched"
+        ) from error
     if not isinstance(data, dict):
         raise RegistrationError(f"{path} must hold a JSON object of dataset entries")
     return data
@@ -59,8 +66,9 @@ def _file_name(dataset_dir: Path, data_file: Path) -> str:
         return str(data_file)
 
 
-def register_dataset(dataset_dir: Path, name: str, data_file: Path, *, formatting: str = "sharegpt",
-                     force: bool = False) -> dict[str, Any]:
+def register_dataset(
+    dataset_dir: Path, name: str, data_file: Path, *, formatting: str = "sharegpt", force: bool = False
+) -> dict[str, Any]:
     """Add (or confirm) the entry `name` for `data_file`; returns the entry."""
     if not data_file.is_file():
         raise RegistrationError(f"data file {data_file} does not exist")
@@ -80,8 +88,16 @@ def register_dataset(dataset_dir: Path, name: str, data_file: Path, *, formattin
     return entry
 
 
-def register_pruned(dataset_dir: Path, out: Path, name: str, ratios: Sequence[str], *,
-                    schema: str | None = None, fields: Fields = Fields(), force: bool = False) -> list[str]:
+def register_pruned(
+    dataset_dir: Path,
+    out: Path,
+    name: str,
+    ratios: Sequence[str],
+    *,
+    schema: str | None = None,
+    fields: Fields = Fields(),
+    force: bool = False,
+) -> list[str]:
     """Convert every `out/pruning/<name>_<ratio>.jsonl` to sharegpt in dataset_dir and register it as
     `<name>_<ratio>` (e.g. `limo_pir_0.3`); returns the registered names.
 
@@ -95,8 +111,10 @@ def register_pruned(dataset_dir: Path, out: Path, name: str, ratios: Sequence[st
     for dataset in datasets:
         entry = dataset_entry(_file_name(dataset_dir, dataset_dir / f"{dataset}.jsonl"))
         if dataset in info and not force and info[dataset] != entry:
-            raise RegistrationError(f"{dataset_dir / INFO_FILE} already has a different entry {dataset!r}: "
-                                    f"{json.dumps(info[dataset])}; pass --force to replace it")
+            raise RegistrationError(
+                f"{dataset_dir / INFO_FILE} already has a different entry {dataset!r}: "
+                f"{json.dumps(info[dataset])}; pass --force to replace it"
+            )
         _check_convertible(out / "pruning" / f"{dataset}.jsonl", schema, fields)
     for dataset in datasets:
         target = dataset_dir / f"{dataset}.jsonl"
@@ -110,5 +128,7 @@ def _check_convertible(source: Path, schema: str | None, fields: Fields) -> None
     with its line and reason."""
     bad = [item for item in read_chains(str(source), schema=schema, fields=fields) if isinstance(item, Reject)]
     if bad:
-        raise RegistrationError(f"{len(bad)} pruned record(s) of {source} cannot be converted for training, "
-                                f"the first at {bad[0].location}: {bad[0].reason}; nothing was registered")
+        raise RegistrationError(
+            f"{len(bad)} pruned record(s) of {source} cannot be converted for training, "
+            f"the first at {bad[0].location}: {bad[0].reason}; nothing was registered"
+        )
