@@ -34,9 +34,9 @@ from collections.abc import Callable
 
 from benchmarks.bench_grading import FILLER
 from limopro_plugins.eval import grading
+from limopro_plugins.eval.patterns import encoded_profiles, profiles
 from limopro_plugins.eval.task import pattern_metrics
 from limopro_plugins.pir.models import load_tokenizer, resolve
-from limopro_plugins.eval.patterns import encoded_profiles, profiles
 
 CHECK = "Wait, let me check this step again: substituting back gives the same value, so it holds. "
 ALTERNATIVE = "Alternatively, we can count the complement and subtract it from the total number of cases. "

@@ -19,10 +19,10 @@ import statistics
 import time
 from collections.abc import Callable
 
-from limopro_plugins.pir.models import load_causal_lm, load_tokenizer, resolve
-from limopro_plugins.pir.run import sample_path
 from limopro_plugins.pir.classify import RuleClassifier
+from limopro_plugins.pir.models import load_causal_lm, load_tokenizer, resolve
 from limopro_plugins.pir.records import Chain, read_chains
+from limopro_plugins.pir.run import sample_path
 from limopro_plugins.pir.score import Encoded, PIRScorer, VLLMScorer, encode
 from limopro_plugins.pir.segment import segment
 
@@ -119,7 +119,8 @@ def main() -> None:
     sets.append((f"bundled sample ({len(sample)} chains)", sample))
 
     print(
-        f"model: {args.model}, cached scorer: {args.backend}, {args.device} {args.dtype}, batch size {args.batch_size}, median of {args.repeats} runs, torch threads: "
+        f"model: {args.model}, cached scorer: {args.backend}, {args.device} {args.dtype}, "
+        f"batch size {args.batch_size}, median of {args.repeats} runs, torch threads: "
         f"{__import__('torch').get_num_threads()}"
     )
     print(
@@ -133,8 +134,8 @@ def main() -> None:
         worst = 0.0
         for texts, which in chains:
             enc = encode(tokenizer, question, texts, "", answer)
-            t_naive, slow = timed(lambda: scorer.naive(enc, which), args.repeats)
-            t_cached, fast = timed(lambda: fast_scorer.score(enc, which), args.repeats)
+            t_naive, slow = timed(lambda enc=enc, which=which: scorer.naive(enc, which), args.repeats)
+            t_cached, fast = timed(lambda enc=enc, which=which: fast_scorer.score(enc, which), args.repeats)
             naive_t, cached_t = naive_t + t_naive, cached_t + t_cached
             tokens, steps = tokens + enc.total, steps + len(which)
             b = bound(enc, which)

@@ -9,8 +9,8 @@ import pytest
 
 from limopro_plugins import PAPER_SYSTEM_PROMPT
 from limopro_plugins.convert import main
-from limopro_plugins.train.convert import convert_file
 from limopro_plugins.pir.records import Fields
+from limopro_plugins.train.convert import convert_file
 
 LIMO = {
     "question": "What is 2+3?",

@@ -19,6 +19,8 @@ import yaml
 
 from limopro_plugins import PAPER_SYSTEM_PROMPT
 from limopro_plugins.eval.discovery import task_dir
+from limopro_plugins.eval.grading import Graded
+from limopro_plugins.eval.patterns import profiles
 from limopro_plugins.eval.task import (
     GPQA_INSTRUCTION,
     LETTERS,
@@ -35,8 +37,6 @@ from limopro_plugins.eval.task import (
     shuffled_options,
     system_prompt,
 )
-from limopro_plugins.eval.grading import Graded
-from limopro_plugins.eval.patterns import profiles
 
 TASKS = ("limopro_aime", "limopro_amc", "limopro_gpqa_diamond")
 

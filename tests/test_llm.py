@@ -31,8 +31,8 @@ from limopro_plugins.pir.llm import (
     llm_segment,
     rebuild_steps,
 )
-from limopro_plugins.pir.run import Settings, annotate, annotated
 from limopro_plugins.pir.records import Chain, Reject, read_chains
+from limopro_plugins.pir.run import Settings, annotate, annotated
 from limopro_plugins.pir.segment import segment
 
 REASONING = (

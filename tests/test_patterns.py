@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 from transformers import PythonBackend
 
-from limopro_plugins.pir.classify import RuleClassifier
-from limopro_plugins.eval.task import pattern_metrics
 from limopro_plugins.eval.patterns import (
     Profile,
     TokensBefore,
@@ -21,6 +19,8 @@ from limopro_plugins.eval.patterns import (
     _word_counter,
     profiles,
 )
+from limopro_plugins.eval.task import pattern_metrics
+from limopro_plugins.pir.classify import RuleClassifier
 from limopro_plugins.pir.segment import segment
 from tests.test_segment_classify import SAMPLE, fuzz_text
 

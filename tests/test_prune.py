@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import random
 
 import pytest
@@ -72,7 +73,7 @@ def test_bad_inputs_are_refused() -> None:
         select_removals([V], [0.0], 0.5, "bogus")
     assert parse_ratios("0.5,0.2,0.5") == [0.2, 0.5]
     for bad in ("", "0", "1.2", "a"):
-        with pytest.raises(Exception):
+        with pytest.raises(argparse.ArgumentTypeError):
             parse_ratios(bad)
 
 

@@ -74,7 +74,7 @@ def stats_from_samples(path: Path, tokenizer: Any) -> PatternStats:
 class Agreement:
     """Rule versus LLM labels of the same steps (prune runs with `--classifier llm`)."""
 
-    confusion: "pd.DataFrame"  # rows: rule label, columns: LLM label, cells: steps
+    confusion: pd.DataFrame  # rows: rule label, columns: LLM label, cells: steps
 
     @property
     def steps(self) -> int:
@@ -83,7 +83,7 @@ class Agreement:
     def overall(self) -> float:
         return float(self.confusion.to_numpy().trace()) / self.steps
 
-    def per_mode(self) -> "pd.DataFrame":
+    def per_mode(self) -> pd.DataFrame:
         """Per mode: steps each side gave it, steps both did, and that overlap as a share of each side."""
         import pandas as pd
 

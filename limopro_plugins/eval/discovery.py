@@ -39,7 +39,7 @@ def _entry_point_dirs() -> list[Path]:
             if callable(target):
                 target = target()
             if isinstance(target, ModuleType):
-                target = Path(target.__file__).parent
+                target = Path(str(target.__file__)).parent
             found.append(Path(target))
         except Exception as error:  # noqa: BLE001 - a third-party plugin must not break lm-eval
             warnings.warn(f"lm-eval task plugin {ep.name!r} ({ep.value}) skipped: {error}", stacklevel=2)

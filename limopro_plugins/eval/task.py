@@ -40,9 +40,9 @@ from typing import Any
 
 from lm_eval.api.task import ConfigurableTask
 
-from limopro_plugins.pir.classify import Mode
 from limopro_plugins.eval.grading import Graded, answer_key, grade_choice, grade_math
 from limopro_plugins.eval.patterns import MODE_NAMES, Profile, profiles
+from limopro_plugins.pir.classify import Mode
 
 log = logging.getLogger(__name__)
 

@@ -63,7 +63,7 @@ _MARKERS: dict[Mode, tuple[str, ...]] = {
     Mode.MULTI_METHOD: (
         r"alternatively",
         r"another (?:way|method|approach)",
-        r"(?:let(?:'s| us| me)|i(?:'ll| will)) (?:try|use|take|consider) (?:a |an )?(?:different|another|second|alternative) (?:approach|method|way)",
+        r"(?:let(?:'s| us| me)|i(?:'ll| will)) (?:try|use|take|consider) (?:a |an )?(?:different|another|second|alternative) (?:approach|method|way)",  # noqa: E501
         r"using (?:another|a different|an alternative) (?:method|approach)",
         r"we can also (?:verify|check|confirm|solve|compute|see)",
         r"(?:a|as a) (?:different|second|alternative) (?:approach|method)",
@@ -110,7 +110,7 @@ def opening(text: str) -> str:
 def _opening_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     """Where `opening(text[start:end])` lies in `text`, found without copying the step: after its
     leading whitespace (`\\s` is `str.isspace`), up to the first sentence end or OPENING_CHARS."""
-    head_start = _LEADING_SPACE.match(text, start, end).end()
+    head_start = _LEADING_SPACE.match(text, start, end).end()  # type: ignore[union-attr]  # \s* always matches
     head_end = min(head_start + OPENING_CHARS, end)
     cut = _SENTENCE_END.search(text, head_start + 1, head_end)
     return head_start, cut.end() if cut else head_end
@@ -261,7 +261,7 @@ class MarkerScan:
         text, folded, found, ranks = self.text, self._folded, self._found, self._rank
         head = start
         if text[start].isspace():
-            head = _LEADING_SPACE.match(text, start, end).end()
+            head = _LEADING_SPACE.match(text, start, end).end()  # type: ignore[union-attr]  # \s* always matches
             i = bisect.bisect_left(starts, head, i)
         cap = head + OPENING_CHARS if head + OPENING_CHARS < end else end
         head_end = -1  # not searched yet

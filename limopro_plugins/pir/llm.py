@@ -224,7 +224,7 @@ class ChatClient:
             return cached
         openai = self._openai
         try:
-            response = self._client.chat.completions.create(**request)
+            response = self._client.chat.completions.create(**request)  # type: ignore[call-overload]
         except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as error:
             raise LLMError(
                 f"{self.config.base_url} refused the request ({error.status_code}): check --llm-model "

@@ -121,7 +121,7 @@ def _offline_hint(source: ModelSource, error: Exception) -> ModelUnavailableErro
     )
 
 
-def load_tokenizer(source: ModelSource) -> "PreTrainedTokenizerBase":
+def load_tokenizer(source: ModelSource) -> PreTrainedTokenizerBase:
     """Load the tokenizer of `source`, with one clear error when it is not available offline."""
     from transformers import AutoTokenizer
 
@@ -135,7 +135,7 @@ def load_tokenizer(source: ModelSource) -> "PreTrainedTokenizerBase":
         raise
 
 
-def load_causal_lm(source: ModelSource, *, dtype: str = "float32", device: str = "cpu") -> "PreTrainedModel":
+def load_causal_lm(source: ModelSource, *, dtype: str = "float32", device: str = "cpu") -> PreTrainedModel:
     """Load a causal LM in eval mode on `device` with the given torch dtype name."""
     import torch
     from transformers import AutoModelForCausalLM
@@ -144,4 +144,4 @@ def load_causal_lm(source: ModelSource, *, dtype: str = "float32", device: str =
         model = AutoModelForCausalLM.from_pretrained(source.path, dtype=getattr(torch, dtype), **source.kwargs())
     except OSError as error:
         raise _offline_hint(source, error) from error
-    return model.to(device).eval()
+    return model.to(device).eval()  # type: ignore[arg-type]  # transformers' stubs type to() for dtypes only

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from limopro_plugins.text import PARAGRAPH_BREAK, THINK_CLOSE, THINK_OPEN
 
@@ -314,7 +314,7 @@ def _open_bytes(path: Path) -> BinaryIO:
     if path.suffix == ".gz":
         import gzip
 
-        return gzip.open(path, "rb")
+        return cast(BinaryIO, gzip.open(path, "rb"))
     return path.open("rb")
 
 

@@ -31,14 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from limopro_plugins import __version__
-from limopro_plugins.pir.stats import stats_from_structure
-from limopro_plugins.pir.classify import Mode, RuleClassifier
 from limopro_plugins.eval.grading import extract_math_answer
+from limopro_plugins.pir.classify import Mode, RuleClassifier
 from limopro_plugins.pir.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl_tolerant
 from limopro_plugins.pir.llm import OUTCOMES, ChatClient, LLMConfig, LLMError, hybrid_modes, llm_labels, llm_segment
-from limopro_plugins.pir.select import chain_rng, select_removals
 from limopro_plugins.pir.records import Chain, Fields, InputError, Reject, read_chains
 from limopro_plugins.pir.segment import Step, segment
+from limopro_plugins.pir.select import chain_rng, select_removals
+from limopro_plugins.pir.stats import stats_from_structure
 from limopro_plugins.text import THINK_CLOSE
 
 SAMPLE_NAME = "sample"
@@ -257,11 +257,13 @@ def annotate(chain: Chain, settings: Settings, client: ChatClient | None = None)
     llm: dict[str, str] = {}
     steps = None
     if settings.segmenter == "llm":
+        assert client is not None, "the LLM segmenter needs a client"
         steps, llm["segment"] = llm_segment(client, chain.reasoning)
     steps = steps or segment(chain.reasoning)
     texts = [s.text for s in steps]
     if settings.classifier != "llm":
         return Annotation(steps, RuleClassifier().classify(texts), llm=llm)
+    assert client is not None, "the LLM classifier needs a client"
     labels, llm["classify"] = llm_labels(client, chain.question, texts)
     modes, details = hybrid_modes(texts, labels)
     return Annotation(steps, modes, details, llm)
@@ -391,6 +393,7 @@ def _score_new(args: argparse.Namespace, source: str, settings: Settings, out: P
                     )
                 append_jsonl(out / "rejects.jsonl", item.to_json() | {"record_hash": record_hash(item)})
             else:
+                assert annotation is not None  # every chain is annotated
                 if scorer is None:
                     tokenizer, scorer = _load_scorer(args)
                 append_jsonl(out / "structure.jsonl", score_chain(item, annotation, tokenizer, scorer, settings))

@@ -87,18 +87,20 @@ def check_length(encoded: Encoded, max_tokens: int | None) -> None:
         raise ChainTooLongError(f"chain has {encoded.total} tokens, more than the scoring limit of {max_tokens}")
 
 
-def build_prompt(tokenizer: "PreTrainedTokenizerBase", question: str) -> str:
+def build_prompt(tokenizer: PreTrainedTokenizerBase, question: str) -> str:
     """The text before the reasoning: the model's chat template (user turn, assistant opened) if it has
     one, else the bare question and a blank line."""
     if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(
-            [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+        return str(
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+            )
         )
     return f"{question}\n\n"
 
 
 def encode(
-    tokenizer: "PreTrainedTokenizerBase",
+    tokenizer: PreTrainedTokenizerBase,
     question: str,
     steps: Sequence[str],
     bridge: str,
@@ -122,7 +124,7 @@ def encode(
     return encoded
 
 
-def context_limit(model: "PreTrainedModel") -> int | None:
+def context_limit(model: PreTrainedModel) -> int | None:
     """The model's maximum sequence length, when its config states one."""
     return getattr(model.config, "max_position_embeddings", None)
 
@@ -140,7 +142,7 @@ def full_attention_only(config: Any) -> bool:
 class PIRScorer:
     """Scores steps of encoded chains with a causal LM (transformers), exactly and without waste."""
 
-    def __init__(self, model: "PreTrainedModel", *, batch_size: int = 1, max_tokens: int | None = None):
+    def __init__(self, model: PreTrainedModel, *, batch_size: int = 1, max_tokens: int | None = None):
         self.model = model
         self.batch_size = max(1, batch_size)
         self.max_tokens = max_tokens or context_limit(model)
@@ -154,14 +156,14 @@ class PIRScorer:
             )
 
     @property
-    def device(self) -> "torch.device":
+    def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
     def check_length(self, encoded: Encoded) -> None:
         check_length(encoded, self.max_tokens)
 
     @staticmethod
-    def _kept(logits: "torch.Tensor", rows: int) -> "torch.Tensor":
+    def _kept(logits: torch.Tensor, rows: int) -> torch.Tensor:
         """The logits of a forward pass asked for `rows` positions. A transformers version without
         `logits_to_keep` (before 4.49) ignores it and returns every position: reading the last rows as
         the answer's would then be wrong, so that is an error, never a silent score."""
@@ -172,7 +174,7 @@ class PIRScorer:
             )
         return logits
 
-    def _answer_nll(self, logits: "torch.Tensor", answer: "torch.Tensor") -> float:
+    def _answer_nll(self, logits: torch.Tensor, answer: torch.Tensor) -> float:
         """Mean NLL of `answer` (A ids) from the A logits rows that predict them."""
         import torch
 

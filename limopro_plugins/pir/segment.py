@@ -142,7 +142,7 @@ def _paragraph_steps(
                 found is not None and (text[found.start()] == "\n" or text[found.start() + 1] in " \t"),
             )
         if mode is not None or resume_from >= 0:  # search on from this sentence's break (it may resume)
-            resume_from = found.start() if s_end < end else -1
+            resume_from = found.start() if s_end < end else -1  # type: ignore[union-attr]  # found: s_end < end
         cursor = s_end
         i = bisect.bisect_left(starts, s_end, i + 1, last)
     if resume_from >= 0 and (resuming := _RESUMING_BREAK.search(text, resume_from, end)) is not None:
@@ -199,5 +199,5 @@ def rule_steps(reasoning: str) -> tuple[int, list[tuple[int, int, Mode]]]:
         n_steps += len(steps) - 1
         for step in steps:
             if step[2] is not None:
-                functional.append(step)
+                functional.append(step)  # type: ignore[arg-type]  # step[2] is not None
     return n_steps, functional

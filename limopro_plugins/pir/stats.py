@@ -40,7 +40,7 @@ class PatternStats:
             if step.pir is not None:
                 self.pirs[step.mode].append(step.pir)
 
-    def add_profile(self, found: "Profile") -> None:
+    def add_profile(self, found: Profile) -> None:
         """Count one generated response (from `patterns.profile`)."""
         self.chains += 1
         for mode, steps in found.mode_steps.items():

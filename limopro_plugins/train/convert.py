@@ -14,15 +14,14 @@ templates that expect thinking tags.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from limopro_plugins import PAPER_SYSTEM_PROMPT
 from limopro_plugins.pir.io import atomic_write_jsonl
+from limopro_plugins.pir.records import Chain, Fields, Reject, read_chains
 from limopro_plugins.text import THINK_CLOSE, THINK_OPEN
-from limopro_plugins.pir.records import Chain, Fields, InputError, Reject, read_chains
 
 FORMATS = ("sharegpt", "alpaca")
 
