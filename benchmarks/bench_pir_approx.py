@@ -17,13 +17,14 @@ import time
 import torch
 
 from benchmarks.bench_pir import synthetic
-from limopro_plugins.pir.classify import Mode, RuleClassifier
+from limopro_plugins.pir.classify import RuleClassifier
 from limopro_plugins.pir.models import load_causal_lm, load_tokenizer, resolve
 from limopro_plugins.pir.records import Chain, read_chains
 from limopro_plugins.pir.run import sample_path
 from limopro_plugins.pir.score import Encoded, PIRScorer, encode
 from limopro_plugins.pir.segment import segment
 from limopro_plugins.pir.select import DEFAULT_RATIOS, select_removals
+from limopro_plugins.text import Mode
 
 
 def approx_pir(model, enc: Encoded, which: list[int]) -> list[float]:

@@ -145,9 +145,9 @@ def test_truncated_line_reports_the_column_where_it_ends(tmp_path: Path) -> None
 
 
 def test_windows_line_ends_keep_paragraphs_and_the_final_solution(tmp_path: Path) -> None:
-    from limopro_plugins.pir.classify import Mode
     from limopro_plugins.pir.records import split_response
     from limopro_plugins.pir.segment import rule_steps
+    from limopro_plugins.text import Mode
 
     unix = LIMO["solution"]
     windows = unix.replace("\n", "\r\n")

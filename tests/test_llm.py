@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from limopro_plugins.pir.classify import Mode
 from limopro_plugins.pir.llm import (
     ChatClient,
     InvalidAnswer,
@@ -34,6 +33,7 @@ from limopro_plugins.pir.llm import (
 from limopro_plugins.pir.records import Chain, Reject, read_chains
 from limopro_plugins.pir.run import Settings, annotate, annotated
 from limopro_plugins.pir.segment import segment
+from limopro_plugins.text import Mode
 
 REASONING = (
     "Let x be the number of apples. Then 3x + 2 = 11, so x = 3.\n\n"

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from limopro_plugins.pir.classify import Mode
 from limopro_plugins.pir.select import chain_rng, n_to_remove, select_removals
 from limopro_plugins.prune import parse_ratios
+from limopro_plugins.text import Mode
 
 P, V, M, E = Mode.PROGRESSIVE, Mode.VERIFICATION, Mode.MULTI_METHOD, Mode.ERROR_CORRECTION
 

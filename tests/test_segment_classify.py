@@ -19,7 +19,6 @@ from limopro_plugins.pir.classify import (
     _MARKERS,
     OPENING_CHARS,
     MarkerScan,
-    Mode,
     RuleClassifier,
     expand,
     fold,
@@ -28,12 +27,12 @@ from limopro_plugins.pir.classify import (
 )
 from limopro_plugins.pir.segment import (
     _SENTENCE_BREAK,
-    PARAGRAPH_BREAK,
     RESUME_WORDS,
     paragraph_starts,
     rule_steps,
     segment,
 )
+from limopro_plugins.text import PARAGRAPH_BREAK, Mode
 
 CHAIN = (
     "First, we set up the equation $x + 3 = 7$. So $x = 4$. This is e.g. the simplest case.\n\n"

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from limopro_plugins.pir.classify import Classifier, Mode, RuleClassifier
+from limopro_plugins.pir.classify import Classifier, RuleClassifier
 from limopro_plugins.pir.segment import segment
 from limopro_plugins.pir.stats import PatternStats, StepRecord
+from limopro_plugins.text import Mode
 
 if TYPE_CHECKING:
     import pandas as pd

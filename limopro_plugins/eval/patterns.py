@@ -16,12 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from limopro_plugins.pir.classify import Mode
 from limopro_plugins.pir.segment import rule_steps
-from limopro_plugins.text import THINK_CLOSE
+from limopro_plugins.text import MODE_NAMES, THINK_CLOSE, Mode
 
 _WORD = re.compile(r"\S+")
-MODE_NAMES = tuple(mode.value for mode in Mode)
 PROGRESSIVE = Mode.PROGRESSIVE.value
 _NAMES = {mode: mode.value for mode in Mode}
 """A mode's name, looked up (`Mode.value` is a property, several times slower)."""

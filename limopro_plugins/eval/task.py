@@ -41,8 +41,8 @@ from typing import Any
 from lm_eval.api.task import ConfigurableTask
 
 from limopro_plugins.eval.grading import Graded, answer_key, grade_choice, grade_math
-from limopro_plugins.eval.patterns import MODE_NAMES, Profile, profiles
-from limopro_plugins.pir.classify import Mode
+from limopro_plugins.eval.patterns import Profile, profiles
+from limopro_plugins.text import MODE_NAMES, Mode
 
 log = logging.getLogger(__name__)
 

@@ -22,27 +22,12 @@ import bisect
 import functools
 import re
 from collections.abc import Sequence
-from enum import Enum
 from operator import itemgetter
 from typing import Protocol
 
 import ahocorasick_rs
 
-
-class Mode(str, Enum):
-    """The four reasoning modes of the paper."""
-
-    PROGRESSIVE = "progressive"
-    VERIFICATION = "verification"
-    MULTI_METHOD = "multi_method"
-    ERROR_CORRECTION = "error_correction"
-
-    @property
-    def functional(self) -> bool:
-        return self is not Mode.PROGRESSIVE
-
-
-FUNCTIONAL_MODES = (Mode.VERIFICATION, Mode.MULTI_METHOD, Mode.ERROR_CORRECTION)
+from limopro_plugins.text import Mode
 
 OPENING_CHARS = 160
 """How much of a step's start is searched for markers."""

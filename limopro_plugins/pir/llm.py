@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from limopro_plugins.pir.classify import Mode, marker_mode
+from limopro_plugins.pir.classify import marker_mode
 from limopro_plugins.pir.io import atomic_write_json
 from limopro_plugins.pir.models import cache_dir
 from limopro_plugins.pir.segment import Step
+from limopro_plugins.text import MODE_NAMES, Mode
 
-LABELS = tuple(m.value for m in Mode)
+LABELS = MODE_NAMES
 OUTCOMES = ("ok", "retried", "fallback")
 
 

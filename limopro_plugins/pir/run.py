@@ -32,14 +32,14 @@ from typing import Any
 
 from limopro_plugins import __version__
 from limopro_plugins.eval.grading import extract_math_answer
-from limopro_plugins.pir.classify import Mode, RuleClassifier
+from limopro_plugins.pir.classify import RuleClassifier
 from limopro_plugins.pir.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl_tolerant
 from limopro_plugins.pir.llm import OUTCOMES, ChatClient, LLMConfig, LLMError, hybrid_modes, llm_labels, llm_segment
 from limopro_plugins.pir.records import Chain, Fields, InputError, Reject, read_chains
 from limopro_plugins.pir.segment import Step, segment
 from limopro_plugins.pir.select import chain_rng, select_removals
 from limopro_plugins.pir.stats import stats_from_structure
-from limopro_plugins.text import THINK_CLOSE
+from limopro_plugins.text import THINK_CLOSE, Mode
 
 SAMPLE_NAME = "sample"
 ROW_FILES = ("structure.jsonl", "rejects.jsonl")

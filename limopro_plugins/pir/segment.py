@@ -24,8 +24,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from limopro_plugins.pir.classify import MarkerScan, Mode, expand
-from limopro_plugins.text import PARAGRAPH_BREAK
+from limopro_plugins.pir.classify import MarkerScan, expand
+from limopro_plugins.text import PARAGRAPH_BREAK, Mode
 
 # A sentence ends after . ! ? (and closing quotes/brackets), before whitespace and a character that is
 # not lower-case (so "e.g. the" and "3.5" stay whole); a line break always ends one. The break starts

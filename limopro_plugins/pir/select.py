@@ -19,7 +19,7 @@ import math
 import random
 from collections.abc import Sequence
 
-from limopro_plugins.pir.classify import FUNCTIONAL_MODES, Mode
+from limopro_plugins.text import FUNCTIONAL_MODES, Mode
 
 STRATEGIES = ("pir", "random", "ppl-all")
 DEFAULT_RATIOS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)

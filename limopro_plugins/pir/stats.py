@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from limopro_plugins.pir.classify import Mode
+from limopro_plugins.text import Mode
 
 if TYPE_CHECKING:
     from limopro_plugins.eval.patterns import Profile
