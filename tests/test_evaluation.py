@@ -190,6 +190,13 @@ def test_majority_vote_uses_answer_keys() -> None:
     assert majority_correct([Graded("3", True), Graded("4", False)], "math")  # a tie: the first answer wins
 
 
+def test_majority_vote_over_an_answer_of_4301_digits() -> None:
+    """Such an answer once made the key raise ValueError, which ended the lm-eval run after generation."""
+    huge = "9" * 4301
+    assert majority_correct([Graded(huge, False), Graded(huge, False), Graded("25", True)], "math") is False
+    assert majority_correct([Graded(huge, False), Graded("25", True), Graded("25.0", True)], "math") is True
+
+
 def test_eff_is_acc_over_tok_at_corpus_level() -> None:
     # two questions with n = 2: correct [1, 0] and [1, 1]; tokens [100, 300] and [50, 50]
     acc = mean_of_samples([[1, 0], [1, 1]])

@@ -325,6 +325,19 @@ def test_garbage_is_wrong_not_a_crash(text: str) -> None:
         answer_key(extract_math_answer(text), kind)
 
 
+def test_integers_over_4300_digits_are_graded_not_raised() -> None:
+    """Python refuses to convert integers of more than 4,300 digits to int: such an answer or gold is
+    never converted. The answer gets a key (its digits) for maj@n; a gold that long equals no answer."""
+    huge = "1" * 4301
+    assert answer_key(huge, "math") == huge
+    assert answer_key(f"\\boxed{{{huge}}}", "math") != answer_key(huge, "math") != answer_key("5", "math")
+    assert answer_key(f"\\frac{{{huge}}}{{3}}", "math") == f"\\frac{{{huge}}}{{3}}"
+    assert grade_math("\\boxed{5}", huge) == Graded("5", False)
+    assert grade_math(f"\\boxed{{{huge}}}", huge) == Graded(huge, False)
+    assert grade_math(f"\\boxed{{{huge}}}", 5) == Graded(huge, False)
+    assert math_equal("5", f"\\frac{{{huge}}}{{3}}") is False
+
+
 @pytest.mark.timeout(120, method="thread")
 def test_grading_works_outside_the_main_thread() -> None:
     """lm-eval or a thread pool may grade off the main thread, where signal timeouts cannot be set:

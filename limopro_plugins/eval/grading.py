@@ -264,7 +264,11 @@ def _as_number(text: str) -> Fraction | None:
 
     Accepts "025", "1,000", "1{,}000", "1\\,000", "27.0", "$25$", "25^\\circ", "50\\%", "72\\text{ cm}", "x = 25",
     "\\frac{1}{2}", "-\\dfrac{3}{4}", "3/4". Decoration is replaced by spaces and inner spaces reject the
-    text, so "5 \\text{ and } 7" is not 57. Exact (Fraction) so that equal values get equal keys."""
+    text, so "5 \\text{ and } 7" is not 57. Exact (Fraction) so that equal values get equal keys.
+    A text longer than MAX_ANSWER_CHARS is not read: Python refuses to convert integers of more than
+    4,300 digits, and no AIME/AMC answer is that long."""
+    if len(text) > MAX_ANSWER_CHARS:
+        return None
     cleaned = _DECORATION.sub(" ", _THIN_SPACE.sub("", text.replace("{,}", ","))).strip().rstrip(".").strip()
     if cleaned.count("=") == 1:
         cleaned = cleaned.split("=")[1].strip()
