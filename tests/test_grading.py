@@ -158,6 +158,132 @@ def test_numeric_fast_path_agrees_with_math_verify(pred: str, gold: str) -> None
     assert math_equal(pred, gold) is grading._verified(pred, gold)
 
 
+RELATIONS = [
+    "x != 3",
+    "x!=3",
+    "x ! = 3",
+    "x >= 3",
+    "x > = 3",
+    "x <= 3",
+    "x < = 3",
+    "x => 3",
+    "x = > 3",
+    "x =< 3",
+    "x = < 3",
+    "x ≠ 3",
+    "x ≥ 3",
+    "x ≤ 3",
+    "x < 3",
+    "x > 3",
+    "3 < x",
+    "x \\neq 3",
+    "x \\ne 3",
+    "x \\not= 3",
+    "x \\geq 3",
+    "x\\ge3",
+    "x \\le 3",
+    "x \\leq 3",
+    "x \\leqslant 3",
+    "x \\geqslant 3",
+    "x \\lt 3",
+    "x \\gt 3",
+    "3 \\le x",
+    "x \\to 3",
+    "x \\sim 3",
+    "x \\rightarrow 3",
+    "x \\propto 3",
+    "x \\ll 3",
+    "x \\gg 3",
+]
+
+
+@pytest.mark.parametrize("relation", RELATIONS)
+def test_a_relation_is_never_a_number(relation: str) -> None:
+    """An inequality or a non-equality states no value: it equals no number, on either side, and does
+    not vote with one in maj@n."""
+    assert grade_math(f"So \\boxed{{{relation}}}.", 3) == Graded(relation, False)
+    assert math_equal("3", relation) is False
+    assert answer_key(relation, "math") != answer_key("3", "math")
+
+
+@pytest.mark.parametrize(
+    ("pred", "gold"),
+    [
+        ("x = 3", 3),
+        ("x=3", "3"),
+        ("k = 3", "3.0"),
+        ("\\theta = 3", 3),
+        ("5+5+1 = 11", 11),
+        ("5! = 120", 120),
+        ("x \\approx 3", 3),
+        ("1", "k = 1"),
+        ("3", "a_{1} = 3"),
+    ],
+)
+def test_an_equation_counts_by_its_value(pred: str, gold: str | int) -> None:
+    assert math_equal(pred, gold) is True
+
+
+@pytest.mark.parametrize(
+    ("pred", "gold", "equal"),
+    [
+        ("x =< 3", "x \\le 3", True),
+        ("x => 5", "x \\geq 5", True),
+        ("x < = 3", "x \\leq 3", True),
+        ("x != 3", "x \\neq 3", True),
+        ("x ! = 3", "x \\ne 3", True),
+        ("-x >= -1", "x <= 1", True),
+        ("x > 5", "x < 5", False),
+        ("x \\ge 5", "x \\le 5", False),
+        ("(-7, 10)", "-7 < a < 10", True),
+    ],
+)
+def test_relations_compare_with_relations(pred: str, gold: str, equal: bool) -> None:
+    """Spellings math-verify's parser does not know (`=<`, `=>`, `\\not=`, spaced ones) are read as the
+    relations they are, not as the number after them; a relation equals the set it describes."""
+    assert math_equal(pred, gold) is equal
+
+
+@pytest.mark.parametrize(
+    ("pred", "gold", "equal"),
+    [
+        # a gold equation to solve is not its right-hand side
+        ("1", "2x + z = 1", False),
+        ("0", "a^2 + b = 0", False),
+        # `!=` written together is a non-equality, not 5! = 120
+        ("5!=120", 120, False),
+        # ± is both values
+        ("3 \\pm 1", 3, False),
+        ("3 \\pm 1", 4, False),
+        ("3 \\pm 1", "\\{2, 4\\}", True),
+        ("\\pm 3", 3, False),
+        ("\\pm 3", "\\pm 3", True),
+        # an interval is no number
+        ("[3, 5]", 3, False),
+        ("(3, 5)", 5, False),
+        ("[3, 5]", "[3,5]", True),
+        ("x \\in [3, 5]", "[3, 5]", True),
+        # a ratio is its quotient
+        ("1:2", "\\frac{1}{2}", True),
+        ("2:3", 2, False),
+        ("2:3", 3, False),
+        # a one-element set is its element
+        ("\\{3\\}", 3, True),
+        ("\\{3, 4\\}", 3, False),
+        ("3, 4", 3, False),
+        # a comma separates thousands (groups of three) or items, a space nothing
+        ("1,000", 1000, True),
+        ("1 000", 1000, False),
+        ("1000,99", "1000.99", False),
+        # sub- and superscripts and angle brackets hold no relation
+        ("\\lim_{x \\to 0} \\frac{\\sin x}{x}", 1, True),
+        ("\\left< 1, 2 \\right>", "\\langle 1, 2 \\rangle", True),
+    ],
+)
+def test_operators_and_separators(pred: str, gold: str | int, equal: bool) -> None:
+    assert math_equal(pred, gold) is equal
+
+
 @pytest.mark.parametrize(
     "response",
     [
@@ -276,6 +402,11 @@ def test_choice_precedence(text: str, expected: str) -> None:
 def test_no_choice_found(text: str) -> None:
     assert extract_choice(text) is None
     assert grade_choice(text, "A") == Graded(None, False)
+
+
+@pytest.mark.parametrize("box", ["C != 3", "C ! = 3", "C := 3", "C \\not= 3", "C \\to 3", "C \\geqslant 3"])
+def test_a_boxed_letter_in_a_relation_is_no_option(box: str) -> None:
+    assert extract_choice(f"Answer: B. So \\boxed{{{box}}}") == "B"
 
 
 def test_choice_letters_are_configurable() -> None:

@@ -180,7 +180,8 @@ _LETTER_WINDOW = 100
 """A boxed option letter is looked for in the box's first characters only: the letter leads."""
 _BOXED_LETTER = re.compile(
     r"[\s$*]*(?:(?i:option|choice)\s*)?\(?([A-Za-z])"
-    r"(?!\)?(?:\s|\\[ ,;:!])*(?:[=<>≈≤≥≠]|\\(?:approx|sim|equiv|propto|cdot|times|le|ge|ne|[lg][lt])))"
+    r"(?!\)?(?:\s|\\[ ,;:!])*(?:[=<>≈≤≥≠⩽⩾→]|[!:]\s*=|\\(?:approx|sim|equiv|propto|cdot|times|le|ge|ne|[lg][lt]|not"
+    r"|to(?![A-Za-z])|rightarrow)))"
     r"\)?(?:[\s.:),$*]|\\[ ,;:!]|$)"
 )
 _CHOICE_STATEMENT = (
@@ -257,21 +258,52 @@ _DECORATION = re.compile(
 )
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[+-]?\.\d+")
 _SIMPLE_FRACTION = re.compile(r"([+-]?)\\[dt]?frac\{([+-]?\d+)\}\{(\d+)\}|([+-]?\d+)/(\d+)")
+_VARIABLE = re.compile(r"\s*(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[A-Za-z0-9]+\}?)?\s*")
+"""The left side of an assignment (`x`, `k`, `a_1`, `\\theta`, `x_{n}`)."""
+_RELATION = re.compile(
+    r"[<>≤≥≠≮≯⩽⩾≪≫→]|!=|(?<!\S)!\s*="
+    r"|\\(?:[lg]eq?|[lg]eqslant|n[lg]eq|neq?|not|[lg]t|nless|ngtr|ll|gg|sim|propto|to|[Rr]ightarrow|mapsto)"
+    r"(?![A-Za-z])"
+)
+"""An inequality, a non-equality or a limit-like relation: `<` `>` `<=` `>=` `=<` `=>` `!=` `≤` `≥` `≠`
+(spaced or not), `\\le` `\\geq` `\\neq` `\\not=` `\\lt` `\\sim` `\\to` ... (`=`, `\\approx` and `\\equiv`
+are equations). A `!` written after its operand is a factorial: `5! = 120` is an equation."""
+_NOT_RELATION = re.compile(r"\\(?:left|right)\s*[<>]|[_^]\{[^{}]*\}")
+"""What holds `<` or a relation command without being a relation: `\\left< v \\right>`, and the
+sub- and superscripts of `\\sum_{i<j}` or `\\lim_{x \\to 0}`."""
+_RELATION_SPELLING = [
+    (re.compile(r"[<≤]\s*=|=\s*[<≤]|⩽"), r"\\leq "),
+    (re.compile(r"[>≥]\s*=|=\s*[>≥]|⩾"), r"\\geq "),
+    (re.compile(r"!=|(?<!\S)!\s*=|\\not\s*="), r"\\neq "),
+]
+"""Spellings of relations that math-verify's LaTeX parser does not know (it reads `x =< 3` as 3), and
+spaced ones, written as the relations they are."""
 
 
-def _as_number(text: str) -> Fraction | None:
+def _is_relation(text: str) -> bool:
+    """Whether `text` states an inequality or a non-equality (or `\\sim`, `\\to`): such an answer is
+    never a number, however it is spelled (`x != 3`, `x >= 5`, `x \\ge 5`, `x ≠ 3`, `x =< 3`)."""
+    return _RELATION.search(_NOT_RELATION.sub(" ", text)) is not None
+
+
+def _as_number(text: str, *, gold: bool = False) -> Fraction | None:
     """The exact value of a plain number or simple fraction, else None.
 
     Accepts "025", "1,000", "1{,}000", "1\\,000", "27.0", "$25$", "25^\\circ", "50\\%", "72\\text{ cm}", "x = 25",
     "\\frac{1}{2}", "-\\dfrac{3}{4}", "3/4". Decoration is replaced by spaces and inner spaces reject the
     text, so "5 \\text{ and } 7" is not 57. Exact (Fraction) so that equal values get equal keys.
-    A text longer than MAX_ANSWER_CHARS is not read: Python refuses to convert integers of more than
-    4,300 digits, and no AIME/AMC answer is that long."""
-    if len(text) > MAX_ANSWER_CHARS:
+    An equation counts by its right-hand side, as math-verify reads an answer's equation ("5+5+1 = 11"
+    is 11), but a gold equation only when its left side is a variable ("k = 1" is 1, "2x + z = 1" is an
+    equation to solve). A relation (`x >= 5`) is not a number, and neither is a text longer than
+    MAX_ANSWER_CHARS (Python refuses to convert integers of more than 4,300 digits)."""
+    if len(text) > MAX_ANSWER_CHARS or _is_relation(text):
         return None
     cleaned = _DECORATION.sub(" ", _THIN_SPACE.sub("", text.replace("{,}", ","))).strip().rstrip(".").strip()
     if cleaned.count("=") == 1:
-        cleaned = cleaned.split("=")[1].strip()
+        left, right = cleaned.split("=")
+        if gold and not _VARIABLE.fullmatch(left.rstrip(":")):
+            return None
+        cleaned = right.strip()
     if _PLAIN_NUMBER.fullmatch(cleaned):
         return Fraction(cleaned.replace(",", "").rstrip("."))
     fraction = _SIMPLE_FRACTION.fullmatch(cleaned)
@@ -341,6 +373,8 @@ def _parsed(text: str) -> tuple[Any, ...]:
     Cached: a question's gold answer and its samples' answers repeat across the n samples."""
     from math_verify import parse  # imported on first use: it pulls in sympy and the LaTeX parser
 
+    for spelling, relation in _RELATION_SPELLING:
+        text = spelling.sub(relation, text)
     try:
         parsed = parse(f"${text}$", parsing_timeout=_timeout())
         return () if any(_too_large(item) for item in parsed) else tuple(parsed)
@@ -348,13 +382,26 @@ def _parsed(text: str) -> tuple[Any, ...]:
         return ()
 
 
+def _is_number(parsed: tuple[Any, ...]) -> bool:
+    """Whether math-verify read an answer as a number (`3`, `2\\sqrt{3}`), not a set, interval or relation."""
+    import sympy
+
+    return isinstance(parsed[0], sympy.Expr) and bool(parsed[0].is_number)
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _verified(pred: str, gold: str) -> bool:
-    """math-verify's equivalence of two short answers, cached per pair (samples repeat answers)."""
+    """math-verify's equivalence of two short answers, cached per pair (samples repeat answers).
+
+    A relation is never a number: `x \\ge 5` is not 5, whichever side holds it (math-verify compares a
+    relation with a set or interval, `-7 < a < 10` with `(-7, 10)`, and a relation with a relation)."""
     from math_verify import verify
 
     pred_parsed, gold_parsed = _parsed(pred), _parsed(gold)
     if not pred_parsed or not gold_parsed:
+        return False
+    pred_relation, gold_relation = _is_relation(pred), _is_relation(gold)
+    if pred_relation != gold_relation and _is_number(gold_parsed if pred_relation else pred_parsed):
         return False
     try:
         return bool(verify(list(gold_parsed), list(pred_parsed), timeout_seconds=_timeout()))
@@ -373,7 +420,7 @@ def math_equal(pred: str | None, gold: str | int | float) -> bool:
     pred, gold_text = pred.strip(), str(gold).strip()
     if not pred or len(pred) > MAX_ANSWER_CHARS or _nesting(pred) > MAX_NESTING:
         return False
-    pred_value, gold_value = _as_number(pred), _as_number(gold_text)
+    pred_value, gold_value = _as_number(pred), _as_number(gold_text, gold=True)
     if pred_value is not None and gold_value is not None:
         if pred_value == gold_value:
             return True
