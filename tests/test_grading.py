@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 
 import pytest
 
@@ -495,6 +496,48 @@ def test_grading_works_outside_the_main_thread() -> None:
     worker.join()
     assert errors == []
     assert results == [True, True, False, False, False]
+
+
+SLOW_SUM = "\\boxed{\\sum_{n=1}^{99999}\\sin(n)}"  # sympy sums it term by term: minutes without a limit
+
+
+def _grade_in_thread(response: str, gold: str) -> tuple[list[bool], threading.Thread]:
+    results: list[bool] = []
+    worker = threading.Thread(target=lambda: results.append(grade_math(response, gold).correct), daemon=True)
+    worker.start()
+    return results, worker
+
+
+@pytest.mark.timeout(600, method="thread")
+def test_grading_off_the_main_thread_is_bounded_in_time() -> None:
+    """math-verify's alarms cannot be set off the main thread, where this sum ran for minutes; there the
+    comparison runs in a child process, with those alarms, killed after CHILD_TIMEOUT_SECONDS."""
+    grading._verified.cache_clear()
+    bound = grading.CHILD_START_SECONDS + grading.CHILD_TIMEOUT_SECONDS
+    start = time.monotonic()
+    results, worker = _grade_in_thread(SLOW_SUM, "5")
+    worker.join(bound)
+    assert not worker.is_alive() and results == [False]
+    assert time.monotonic() - start < bound
+
+
+@pytest.mark.timeout(600, method="thread")
+def test_a_comparison_over_the_bound_is_killed_and_the_next_one_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    grading._verified.cache_clear()
+    results, worker = _grade_in_thread("\\boxed{2\\sqrt{2}}", "\\sqrt{8}")  # the child starts, unhurried
+    worker.join(grading.CHILD_START_SECONDS + grading.CHILD_TIMEOUT_SECONDS)
+    assert results == [True] and grading._child is not None
+    first_child = grading._child[0]
+    monkeypatch.setattr(grading, "CHILD_TIMEOUT_SECONDS", 0.5)  # under math-verify's own 2 s in the child
+    start = time.monotonic()
+    results, worker = _grade_in_thread(SLOW_SUM, "5")
+    worker.join(30)
+    assert results == [False] and time.monotonic() - start < 30
+    assert grading._child is None and first_child.poll() is not None  # killed
+    monkeypatch.setattr(grading, "CHILD_TIMEOUT_SECONDS", 10.0)
+    results, worker = _grade_in_thread("\\boxed{\\frac{\\sqrt{3}}{2}}", "\\frac{1}{2}\\sqrt{3}")
+    worker.join(grading.CHILD_START_SECONDS + grading.CHILD_TIMEOUT_SECONDS)
+    assert results == [True]  # in a new child
 
 
 @pytest.mark.parametrize(

@@ -9,18 +9,26 @@ Multiple choice (GPQA): the option letter from `\\boxed{C}`, "Answer: C", "**(C)
 Responses are untrusted text and graders run unattended over thousands of them, so every step is
 bounded: the box is found by one linear scan, phrases are searched only in the response's tail, an
 extracted answer reaches sympy only when it is short and shallowly nested, expressions that denote
-astronomically large numbers are never compared, and math-verify's own time limits apply where they
-can (the main thread). Any failure means "wrong", never an exception.
+astronomically large numbers are never compared, and math-verify's own time limits apply: in the main
+thread, or off it in a child process that is killed when a comparison runs too long. Any failure means
+"wrong", never an exception.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
+import multiprocessing
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from multiprocessing.connection import Connection
 from typing import Any
 
 TAIL_CHARS = 4000
@@ -37,6 +45,13 @@ MAX_MAGNITUDE = 10**5
 this, make an answer too large to compare (see `_too_large`)."""
 TIMEOUT_SECONDS = 2
 """math-verify's per-step limit (signal alarms, so main thread only; whole seconds)."""
+CHILD_TIMEOUT_SECONDS = 10.0
+"""Off the main thread, math-verify runs in a child process (see `_verified_in_child`), which is killed
+when one comparison takes longer than this: its own alarms stop most slow work there, this bound also
+stops what they cannot interrupt."""
+CHILD_START_SECONDS = 120.0
+"""How long the child process may take to start and import math-verify (sympy) before comparisons
+count as failed."""
 
 
 @dataclass(frozen=True)
@@ -324,10 +339,10 @@ def _nesting(text: str) -> int:
     return deepest
 
 
-def _timeout() -> int | None:
-    """math-verify's limits are signal alarms, which only the main thread may set; elsewhere (a thread
-    pool, a server) they would raise, so there the length, nesting and magnitude bounds must do."""
-    return TIMEOUT_SECONDS if threading.current_thread() is threading.main_thread() else None
+def _in_main_thread() -> bool:
+    """math-verify's limits are signal alarms, which only the main thread may set (elsewhere it would
+    raise, and without them a comparison can run for minutes)."""
+    return threading.current_thread() is threading.main_thread()
 
 
 def _too_large(expr: Any) -> bool:
@@ -368,7 +383,7 @@ def _too_large(expr: Any) -> bool:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _parsed(text: str) -> tuple[Any, ...]:
-    """math-verify's parse of one answer, or () if it cannot be compared safely.
+    """math-verify's parse of one answer, or () if it cannot be compared safely. Main thread only.
 
     Cached: a question's gold answer and its samples' answers repeat across the n samples."""
     from math_verify import parse  # imported on first use: it pulls in sympy and the LaTeX parser
@@ -376,7 +391,7 @@ def _parsed(text: str) -> tuple[Any, ...]:
     for spelling, relation in _RELATION_SPELLING:
         text = spelling.sub(relation, text)
     try:
-        parsed = parse(f"${text}$", parsing_timeout=_timeout())
+        parsed = parse(f"${text}$", parsing_timeout=TIMEOUT_SECONDS)
         return () if any(_too_large(item) for item in parsed) else tuple(parsed)
     except Exception:  # noqa: BLE001 - sympy can raise anything on hostile input: that is "not comparable"
         return ()
@@ -389,9 +404,8 @@ def _is_number(parsed: tuple[Any, ...]) -> bool:
     return isinstance(parsed[0], sympy.Expr) and bool(parsed[0].is_number)
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _verified(pred: str, gold: str) -> bool:
-    """math-verify's equivalence of two short answers, cached per pair (samples repeat answers).
+def _sympy_equal(pred: str, gold: str) -> bool:
+    """math-verify's equivalence of two short answers, with its time limits. Main thread only.
 
     A relation is never a number: `x \\ge 5` is not 5, whichever side holds it (math-verify compares a
     relation with a set or interval, `-7 < a < 10` with `(-7, 10)`, and a relation with a relation)."""
@@ -404,9 +418,103 @@ def _verified(pred: str, gold: str) -> bool:
     if pred_relation != gold_relation and _is_number(gold_parsed if pred_relation else pred_parsed):
         return False
     try:
-        return bool(verify(list(gold_parsed), list(pred_parsed), timeout_seconds=_timeout()))
+        return bool(verify(list(gold_parsed), list(pred_parsed), timeout_seconds=TIMEOUT_SECONDS))
     except Exception:  # noqa: BLE001 - as above: an error in comparing is "not equal"
         return False
+
+
+def _serve(descriptor: int) -> None:
+    """The child process of `_verified_in_child`: compares the pairs it receives on the socket
+    `descriptor` until the parent closes it, in its main thread, where math-verify's alarms work."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent, whose exit ends this process
+    import math_verify  # noqa: F401 - before the first answer, which the parent waits for longer
+
+    connection = Connection(descriptor)
+    connection.send(True)
+    while True:
+        try:
+            pred, gold = connection.recv()
+        except EOFError:
+            return
+        connection.send(_sympy_equal(pred, gold))
+
+
+_child_lock = threading.Lock()
+_child: tuple[subprocess.Popen[bytes], Connection] | None = None
+
+
+def _started_child() -> tuple[subprocess.Popen[bytes], Connection] | None:
+    """The running child process and its end of the socket, started if needed; None if it does not
+    start in time. Call with `_child_lock` held.
+
+    A plain `python -c` with this process's import path, rather than multiprocessing, whose start
+    methods either fork a process that has threads (unsafe) or run the caller's main script again."""
+    global _child
+    if _child is not None:
+        if _child[0].poll() is None:
+            return _child
+        _stop(*_child)  # it died between two comparisons
+    here, there = multiprocessing.Pipe()
+    command = f"from {__name__} import _serve; _serve({there.fileno()})"
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", command], stdin=subprocess.DEVNULL, pass_fds=[there.fileno()], env=environment
+    )
+    there.close()
+    try:
+        if here.poll(CHILD_START_SECONDS) and here.recv():
+            _child = (process, here)
+            return _child
+    except (OSError, EOFError):  # it exited during start-up
+        pass
+    _stop(process, here)
+    return None
+
+
+def _stop(process: subprocess.Popen[bytes], connection: Connection) -> None:
+    """Ends the child (running or not) and forgets it: the next comparison starts a new one."""
+    global _child
+    process.kill()
+    process.wait()
+    connection.close()
+    _child = None
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    """Ends the child with this process (it would end by itself, on the closed socket, a moment later)."""
+    if _child is not None:
+        _child[0].kill()
+        _child[0].wait()
+
+
+def _verified_in_child(pred: str, gold: str) -> bool:
+    """`_sympy_equal` off the main thread: in a child process, killed after CHILD_TIMEOUT_SECONDS.
+
+    A thread cannot be interrupted, and sympy's integer arithmetic not even by an alarm, only by ending
+    its process; `\\sum_{n=1}^{99999}\\sin(n)` would otherwise run for minutes. One child serves all
+    threads, one comparison at a time; it starts at the first comparison off the main thread (importing
+    sympy takes seconds) and again after a kill."""
+    with _child_lock:
+        child = _started_child()
+        if child is None:
+            return False
+        process, connection = child
+        try:
+            connection.send((pred, gold))
+            if connection.poll(CHILD_TIMEOUT_SECONDS):
+                return bool(connection.recv())
+        except (OSError, EOFError):  # the child died (killed from outside, out of memory)
+            pass
+        _stop(process, connection)
+        return False
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _verified(pred: str, gold: str) -> bool:
+    """math-verify's equivalence of two short answers, bounded in time in any thread; cached per pair
+    (samples repeat answers)."""
+    return _sympy_equal(pred, gold) if _in_main_thread() else _verified_in_child(pred, gold)
 
 
 def math_equal(pred: str | None, gold: str | int | float) -> bool:
