@@ -276,6 +276,15 @@ def test_relations_compare_with_relations(pred: str, gold: str, equal: bool) -> 
         ("1,000", 1000, True),
         ("1 000", 1000, False),
         ("1000,99", "1000.99", False),
+        # a closing modulus is no \pm and no number: the residue counts; \bmod is the binary operation
+        ("3 \\pmod{1000}", 3, True),
+        ("3 \\pmod{1000}", 1000, False),
+        ("N \\equiv 3 \\pmod{1000}", 3, True),
+        ("3 \\ (\\mathrm{mod}\\ 1000)", 3, True),
+        ("3 (\\mod 1000)", 1000, False),
+        ("8 \\bmod 5", 3, True),
+        ("8 \\bmod 5", 5, False),
+        ("(\\text{mode})", "\\text{mode}", True),
         # sub- and superscripts and angle brackets hold no relation
         ("\\lim_{x \\to 0} \\frac{\\sin x}{x}", 1, True),
         ("\\left< 1, 2 \\right>", "\\langle 1, 2 \\rangle", True),

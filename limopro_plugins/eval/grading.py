@@ -286,13 +286,21 @@ are equations). A `!` written after its operand is a factorial: `5! = 120` is an
 _NOT_RELATION = re.compile(r"\\(?:left|right)\s*[<>]|[_^]\{[^{}]*\}")
 """What holds `<` or a relation command without being a relation: `\\left< v \\right>`, and the
 sub- and superscripts of `\\sum_{i<j}` or `\\lim_{x \\to 0}`."""
-_RELATION_SPELLING = [
+_CLOSING_MODULUS = re.compile(
+    r"(?:\s|\\[ ,;:!])*(?:\\pmod\s*(?:\{[^{}]*\}|\w+)|(?:\\text\{\s*)?\([^()]*mod(?![A-Za-z])[^()]*\))\s*$"
+)
+"""A modulus closing an answer: `\\pmod{1000}`, `(\\mod 1000)`, `\\ (\\mathrm{mod}\\ 1000)`, `\\text{ (mod } 1000)`."""
+_MISREAD_SPELLINGS = [
     (re.compile(r"[<≤]\s*=|=\s*[<≤]|⩽"), r"\\leq "),
     (re.compile(r"[>≥]\s*=|=\s*[>≥]|⩾"), r"\\geq "),
     (re.compile(r"!=|(?<!\S)!\s*=|\\not\s*="), r"\\neq "),
+    (_CLOSING_MODULUS, ""),
+    (re.compile(r"\\bmod(?![A-Za-z])"), r"\\mod"),
 ]
-"""Spellings of relations that math-verify's LaTeX parser does not know (it reads `x =< 3` as 3), and
-spaced ones, written as the relations they are."""
+"""Spellings math-verify's LaTeX parser misreads, rewritten before it parses them: relations it does
+not know (it reads `x =< 3` as 3) or that are spaced, written as the relations they are; a closing
+modulus, `\\pmod{1000}` or `(\\mod 1000)` (read as `\\pm` or as 1000), dropped, so that the residue
+counts; and `a \\bmod m` (read as m) written `a \\mod m`."""
 
 
 def _is_relation(text: str) -> bool:
@@ -388,8 +396,8 @@ def _parsed(text: str) -> tuple[Any, ...]:
     Cached: a question's gold answer and its samples' answers repeat across the n samples."""
     from math_verify import parse  # imported on first use: it pulls in sympy and the LaTeX parser
 
-    for spelling, relation in _RELATION_SPELLING:
-        text = spelling.sub(relation, text)
+    for spelling, meaning in _MISREAD_SPELLINGS:
+        text = spelling.sub(meaning, text)
     try:
         parsed = parse(f"${text}$", parsing_timeout=TIMEOUT_SECONDS)
         return () if any(_too_large(item) for item in parsed) else tuple(parsed)
