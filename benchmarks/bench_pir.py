@@ -1,29 +1,40 @@
-"""PIR scoring speed: naive recomputation vs the KV-cache-reusing scorer, same chains, same process.
+"""PIR scoring cost: naive recomputation vs the prefix-reusing scorers, same chains, same process.
 
-For each chain set it prints both times, their ratio, and the token-count bound of the speed-up,
-(n+1)·L / (L + Σ suffix lengths) for n scored steps of a chain of L tokens, with the share of the bound
-reached; then the same bound in FLOPs (suffix tokens attend over the whole prefix, so they cost more than
-the average token of a naive pass). It also checks that both give the same scores (max |Δ PIR|).
+Transformers (default; CPU or GPU): for each chain set it prints both times, their ratio, and the
+token-count bound of the speed-up, (n+1)·L / (L + Σ suffix lengths) for n scored steps of a chain of L
+tokens, with the share of the bound reached; then the same bound in FLOPs (suffix tokens attend over the
+whole prefix, so they cost more than the average token of a naive pass). It also checks that both give
+the same scores (max |Δ PIR|).
 
     python benchmarks/bench_pir.py [--model smollm2|PATH] [--repeats 2] [--batch-size 1]
 
-On a GPU, in vLLM's environment, `--backend vllm --device cuda --dtype bfloat16 --model HUB_ID` puts the
-vLLM scorer in the "cached" column (naive stays transformers on the same GPU), which checks that both
-backends give the same scores and measures vLLM's speed on the same chains.
+vLLM (a GPU, in vLLM's own environment: benchmarks/gpu_check.sh sets one up and runs this):
+
+    python benchmarks/bench_pir.py --backend vllm --device cuda --dtype bfloat16 --model HUB_ID
+
+For each chain set it prints, from vLLM's own request outputs (prompt length minus num_cached_tokens),
+the prompt tokens vLLM computed against the transformers scorer's token bound and the naive count, the
+requests run again without cache reads, vLLM's time with every request computed whole and with cache
+reads, and the largest |Δ PIR| from the float32 transformers scorer on the same chains and from vLLM
+without cache reads. It ends with PASS or FAIL (exit status 1): computed tokens within the bound plus a
+cache block per variant, |Δ PIR| within the tolerance for vLLM's dtype (TOLERANCE).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
 from limopro_plugins.pir.classify import RuleClassifier
 from limopro_plugins.pir.models import load_causal_lm, load_tokenizer, resolve
 from limopro_plugins.pir.records import Chain, read_chains
 from limopro_plugins.pir.run import sample_path
-from limopro_plugins.pir.score import Encoded, PIRScorer, VLLMScorer, encode
+from limopro_plugins.pir.score import Encoded, PIRScorer, VLLMScorer, encode, plan_requests
 from limopro_plugins.pir.segment import segment
 
 PROGRESSIVE = (
@@ -73,33 +84,18 @@ def timed(fn: Callable[[], tuple[list[float], float]], repeats: int) -> tuple[fl
     return statistics.median(times), result[0]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="smollm2")
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument(
-        "--backend",
-        choices=("transformers", "vllm"),
-        default="transformers",
-        help="scorer of the cached column (vllm: GPU, in vLLM's own environment)",
-    )
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
-    args = parser.parse_args()
+QUESTION, ANSWER = "Solve the system and report x.", "Therefore the answer is \\boxed{42}."
+ChainSet = tuple[str, list[tuple[list[str], list[int]]]]
+# Largest |PIR difference| accepted between vLLM and the float32 transformers scorer, by vLLM's dtype.
+# float32 is the CPU tests' bound between exact paths; bf16 keeps 8 bits of mantissa (a relative
+# rounding of 2^-9 per operation, compounded over the layers), so its log-probs move by about 1e-2 and a
+# PIR, a difference of two mean NLLs, is held to 5e-2. A stated bound, not a measurement.
+TOLERANCE = {"float32": 1e-3, "float16": 1e-2, "bfloat16": 5e-2}
 
-    source = resolve(args.model)
-    tokenizer, model = load_tokenizer(source), load_causal_lm(source, dtype=args.dtype, device=args.device)
-    scorer = PIRScorer(model, batch_size=args.batch_size)
-    fast_scorer = (
-        VLLMScorer(source.path, dtype=args.dtype, gpu_memory_utilization=0.5) if args.backend == "vllm" else scorer
-    )
-    config = model.config
-    embedding = model.get_input_embeddings().weight.numel()
-    linear = 2.0 * (sum(p.numel() for p in model.parameters()) - embedding)
-    attention = 4.0 * config.num_hidden_layers * config.hidden_size
-    question, answer = "Solve the system and report x.", "Therefore the answer is \\boxed{42}."
-    sets: list[tuple[str, list[tuple[list[str], list[int]]]]] = [
+
+def chain_sets() -> list[ChainSet]:
+    """Two synthetic chains and the bundled sample, each chain with its functional steps to score."""
+    sets: list[ChainSet] = [
         (
             "~1,800 tokens, 10 functional steps evenly spread",
             [(synthetic(20, list(range(1, 20, 2)), 2), list(range(1, 20, 2)))],
@@ -117,11 +113,23 @@ def main() -> None:
             which = [i for i, m in enumerate(classifier.classify(texts)) if m.functional]
             sample.append((texts, which))
     sets.append((f"bundled sample ({len(sample)} chains)", sample))
+    return sets
 
+
+def transformers_table(args: argparse.Namespace, sets: list[ChainSet]) -> None:
+    """Naive recomputation vs the KV-cache-reusing transformers scorer."""
+    import torch
+
+    source = resolve(args.model)
+    tokenizer, model = load_tokenizer(source), load_causal_lm(source, dtype=args.dtype, device=args.device)
+    scorer = PIRScorer(model, batch_size=args.batch_size)
+    config = model.config
+    embedding = model.get_input_embeddings().weight.numel()
+    linear = 2.0 * (sum(p.numel() for p in model.parameters()) - embedding)
+    attention = 4.0 * config.num_hidden_layers * config.hidden_size
     print(
-        f"model: {args.model}, cached scorer: {args.backend}, {args.device} {args.dtype}, "
-        f"batch size {args.batch_size}, median of {args.repeats} runs, torch threads: "
-        f"{__import__('torch').get_num_threads()}"
+        f"model: {args.model}, {args.device} {args.dtype}, batch size {args.batch_size}, median of "
+        f"{args.repeats} runs, torch threads: {torch.get_num_threads()}"
     )
     print(
         f"{'chain set':52} {'tokens':>7} {'steps':>5} {'naive s':>8} {'cached s':>8} {'speed-up':>8} "
@@ -133,9 +141,9 @@ def main() -> None:
         bound_num = bound_den = flop_den = 0.0
         worst = 0.0
         for texts, which in chains:
-            enc = encode(tokenizer, question, texts, "", answer)
+            enc = encode(tokenizer, QUESTION, texts, "", ANSWER)
             t_naive, slow = timed(lambda enc=enc, which=which: scorer.naive(enc, which), args.repeats)
-            t_cached, fast = timed(lambda enc=enc, which=which: fast_scorer.score(enc, which), args.repeats)
+            t_cached, fast = timed(lambda enc=enc, which=which: scorer.score(enc, which), args.repeats)
             naive_t, cached_t = naive_t + t_naive, cached_t + t_cached
             tokens, steps = tokens + enc.total, steps + len(which)
             b = bound(enc, which)
@@ -148,6 +156,142 @@ def main() -> None:
             f"{name:52} {tokens:7d} {steps:5d} {naive_t:8.2f} {cached_t:8.2f} {speedup:7.2f}x "
             f"{b:5.2f}x {speedup / b:7.0%} {fb:9.2f}x {speedup / fb:5.0%} {worst:9.1e}"
         )
+
+
+@dataclass
+class VLLMRow:
+    """One chain set scored by vLLM: token counts from its request outputs, times, PIR differences."""
+
+    name: str
+    tokens: int = 0
+    steps: int = 0
+    naive: int = 0  # prompt tokens of every request computed whole
+    bound: int = 0  # the transformers scorer's token bound
+    computed: int = 0  # prompt tokens vLLM ran: sent minus num_cached_tokens, rescored requests included
+    slack: int = 0  # what whole cache blocks and rescored requests may add to the bound
+    rescored: int = 0
+    whole_s: float = 0.0
+    cached_s: float = 0.0
+    vs_transformers: float = 0.0  # max |PIR(vLLM, cache reads) - PIR(transformers)|
+    vs_whole: float = 0.0  # max |PIR(vLLM, cache reads) - PIR(vLLM, every request whole)|
+
+    def within_bound(self) -> bool:
+        return self.computed <= self.bound + self.slack
+
+
+def vllm_rows(
+    sets: list[ChainSet], tokenizer: Any, reference: PIRScorer, scorer: VLLMScorer, repeats: int
+) -> list[VLLMRow]:
+    """Score every chain with the transformers reference and with vLLM, cache reads on and off. The
+    prefix cache is emptied before every run, so each chain's counts are its own."""
+    engine: Any = scorer.engine
+
+    def fresh(
+        run: Callable[[Encoded, list[int]], tuple[list[float], float]], enc: Encoded, which: list[int]
+    ) -> Callable[[], tuple[list[float], float]]:
+        def call() -> tuple[list[float], float]:
+            engine.reset_prefix_cache()
+            return run(enc, which)
+
+        return call
+
+    rows = []
+    for name, chains in sets:
+        row = VLLMRow(name)
+        for texts, which in chains:
+            enc = encode(tokenizer, QUESTION, texts, "", ANSWER)
+            plan = plan_requests(enc, which)
+            expected, _ = reference.score(enc, which)
+            whole, _ = fresh(scorer.naive, enc, which)()  # also the warm-up
+            row.whole_s += timed(fresh(scorer.naive, enc, which), repeats)[0]
+            before = replace(scorer.counts)
+            pirs, _ = fresh(scorer.score, enc, which)()  # counted once; the timed runs repeat it
+            computed, rescored = scorer.counts.computed - before.computed, scorer.counts.rescored - before.rescored
+            row.cached_s += timed(fresh(scorer.score, enc, which), repeats)[0]
+            row.tokens, row.steps = row.tokens + enc.total, row.steps + len(which)
+            row.naive, row.bound = row.naive + plan.naive_tokens(), row.bound + plan.bound_tokens()
+            row.computed, row.rescored = row.computed + computed, row.rescored + rescored
+            row.slack += len(plan.variants) * (scorer.block_size - 1) + rescored * enc.total
+            row.vs_transformers = max([row.vs_transformers] + [abs(a - b) for a, b in zip(pirs, expected)])
+            row.vs_whole = max([row.vs_whole] + [abs(a - b) for a, b in zip(pirs, whole)])
+        rows.append(row)
+    return rows
+
+
+def print_vllm_rows(rows: list[VLLMRow], tolerance: float) -> bool:
+    """The table, then PASS or FAIL; True when every set is within its token bound and the tolerance."""
+    print(
+        f"{'chain set':52} {'tokens':>6} {'steps':>5} {'naive tok':>9} {'bound tok':>9} {'computed':>8} "
+        f"{'/bound':>6} {'/naive':>6} {'rescored':>8} {'whole s':>7} {'cached s':>8} {'speed-up':>8} "
+        f"{'|dPIR| tf':>9} {'|dPIR| whole':>12}"
+    )
+    for r in rows:
+        print(
+            f"{r.name:52} {r.tokens:6d} {r.steps:5d} {r.naive:9d} {r.bound:9d} {r.computed:8d} "
+            f"{r.computed / r.bound:6.2f} {r.computed / r.naive:6.2f} {r.rescored:8d} {r.whole_s:7.2f} "
+            f"{r.cached_s:8.2f} {r.whole_s / r.cached_s:7.2f}x {r.vs_transformers:9.1e} {r.vs_whole:12.1e}"
+        )
+    failures = [
+        f"{r.name}: computed {r.computed} tokens, over the bound {r.bound} + {r.slack}"
+        for r in rows
+        if not r.within_bound()
+    ]
+    failures += [
+        f"{r.name}: |dPIR| {r.vs_transformers:.1e} over the tolerance {tolerance:g}"
+        for r in rows
+        if r.vs_transformers > tolerance
+    ]
+    print(
+        "FAIL: " + "; ".join(failures)
+        if failures
+        else f"PASS: every set within its token bound (+ at most a cache block per variant), |dPIR| <= {tolerance:g}"
+    )
+    return not failures
+
+
+def vllm_table(args: argparse.Namespace, sets: list[ChainSet]) -> bool:
+    """vLLM (cache reads, and every request whole) against the transformers scorer, same chains."""
+    import vllm
+
+    source = resolve(args.model)
+    # vLLM first: its engine process must start before this process has initialised CUDA.
+    scorer = VLLMScorer.load(source.path, dtype=args.dtype, gpu_memory_utilization=0.5)
+    tokenizer = load_tokenizer(source)
+    reference = PIRScorer(
+        load_causal_lm(source, dtype=args.reference_dtype, device=args.device), batch_size=args.batch_size
+    )
+    tolerance = TOLERANCE[args.dtype]
+    print(
+        f"model: {args.model}, vLLM {vllm.__version__} {args.dtype} (prefix-cache block {scorer.block_size} "
+        f"tokens, cache reads: {'yes' if scorer.reads_cache else 'no'}), reference: transformers "
+        f"{args.device} {args.reference_dtype}, median of {args.repeats} runs, PIR tolerance {tolerance:g}"
+    )
+    return print_vllm_rows(vllm_rows(sets, tokenizer, reference, scorer, args.repeats), tolerance)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument(
+        "--backend",
+        choices=("transformers", "vllm"),
+        default="transformers",
+        help="vllm: a GPU, in vLLM's own environment (see benchmarks/gpu_check.sh)",
+    )
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    parser.add_argument(
+        "--reference-dtype",
+        default="float32",
+        choices=("float32", "bfloat16", "float16"),
+        help="dtype of the transformers scorer that vLLM's PIRs are compared with",
+    )
+    args = parser.parse_args()
+    if args.backend == "vllm":
+        sys.exit(0 if vllm_table(args, chain_sets()) else 1)
+    transformers_table(args, chain_sets())
 
 
 if __name__ == "__main__":

@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         choices=("transformers", "vllm"),
         default="transformers",
-        help="vllm: prompt log-probs with prefix caching, in vLLM's own environment",
+        help="vllm: prompt log-probs, the variants reading the shared prefix from vLLM's prefix cache "
+        "(vLLM >= 0.11.1), in vLLM's own environment",
     )
     model.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per model (vllm backend)")
     model.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))

@@ -70,47 +70,6 @@ def test_too_long_chain_is_refused_not_truncated(tiny) -> None:
         PIRScorer(model, max_tokens=enc.total - 1).score(enc, [1])
 
 
-def test_answer_positions_shared_by_backends_give_the_same_scores(tiny) -> None:
-    """The position logic the vLLM backend uses (answer_span + per-token log-probs at every prompt
-    position, as vLLM's prompt_logprobs returns them) reproduces the transformers scorer."""
-    import torch
-
-    from limopro_plugins.pir.score import mean_nll
-
-    tokenizer, model = tiny
-    enc = encode(tokenizer, "What is 2+3?", STEPS, "</think>\n\n", "The answer is \\boxed{5}.")
-    which = [1, 3, 4]
-
-    def prompt_logprobs(ids: list[int]) -> list[float | None]:
-        with torch.inference_mode():
-            logits = model(input_ids=torch.tensor([ids])).logits[0]
-        logprobs = torch.log_softmax(logits.float(), -1)
-        return [None] + [float(logprobs[p - 1, ids[p]]) for p in range(1, len(ids))]
-
-    nll = {}
-    for variant in [None, *which]:
-        ids = enc.sequence(without=variant)
-        span = enc.answer_span(variant)
-        assert ids[span.start : span.stop] == enc.answer
-        logprobs = prompt_logprobs(ids)
-        nll[variant] = mean_nll([logprobs[p] for p in span])
-    expected, full = PIRScorer(model).score(enc, which)
-    assert nll[None] == pytest.approx(full, abs=1e-4)
-    assert [nll[i] - nll[None] for i in which] == pytest.approx(expected, abs=1e-3)
-
-
-def test_vllm_backend_without_vllm_says_how_to_install() -> None:
-    try:
-        import vllm  # noqa: F401
-    except ImportError:
-        from limopro_plugins.pir.score import VLLMScorer
-
-        with pytest.raises(ImportError, match=r"limopro-plugins\[vllm\]"):
-            VLLMScorer("any-model")
-    else:
-        pytest.skip("vllm is installed here: the GPU check is documented in docs/pir.md")
-
-
 def test_sliding_window_models_are_scored_exactly_without_the_cache(tiny, caplog) -> None:
     """A sliding-window cache cannot be cropped back to a prefix (transformers refuses, or a recurrent
     state would already have seen the whole chain): such models are recomputed per ablated chain."""

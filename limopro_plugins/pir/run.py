@@ -341,7 +341,7 @@ def _load_scorer(args: argparse.Namespace):
         source = resolve(args.model)
         tokenizer = load_tokenizer(source)
         if args.backend == "vllm":
-            return tokenizer, VLLMScorer(
+            return tokenizer, VLLMScorer.load(
                 source.path,
                 dtype=args.dtype,
                 max_tokens=args.max_tokens,

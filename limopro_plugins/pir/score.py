@@ -25,14 +25,17 @@ What is computed, and why it is exact:
 Token floor for n scored steps of a chain of L tokens: L + sum of suffix lengths (the naive way runs
 (n+1)·L). `--batch-size B` runs B suffixes at once (right-padded, so no mask is needed) from the
 earliest of their prefixes, trading some recomputation for parallelism on a GPU.
+
+`VLLMScorer` computes the same PIR through vLLM's prompt log-probabilities, the variants reading the
+shared prefix from vLLM's prefix cache (its section below says how, and from which vLLM version).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import torch
@@ -275,24 +278,166 @@ def mean_nll(token_logprobs: Sequence[float]) -> float:
     return -sum(token_logprobs) / len(token_logprobs)
 
 
-class VLLMScorer:
-    """The same PIR through vLLM: prompt log-probabilities of every variant, prefix caching on.
+# vLLM: the prefix cache and prompt log-probabilities.
+#
+# vLLM (V1 engine) computes a prompt token's log-probability from the logits of the position before it,
+# and only at positions it runs. A request that reads its first c tokens from the prefix cache never runs
+# them, so it has no log-probability for tokens 1..c. Because of that, vLLM makes every request that asks
+# for prompt log-probabilities skip reading the cache (`SamplingParams.skip_reading_prefix_cache`
+# defaults to True for it), and then the prefill is the whole prompt: the naive cost. The parameter is
+# settable from vLLM 0.11.1 on (vllm/sampling_params.py and vllm/v1/core/kv_cache_manager.py of the 0.11.1
+# release; 0.11.0 skips the cache for such requests unconditionally). With cache reads allowed the answer
+# tokens, which follow the removed step, are still run, since a variant shares with the full chain only the
+# tokens before that step; `answer_logprobs` says when that fails and what comes back then.
+MIN_VLLM_CACHE_READS = "0.11.1"
 
-    vLLM shares the KV blocks of the common prefix between the full chain and each ablated variant
-    (automatic prefix caching), and `tensor_parallel_size` spreads a large scoring model over GPUs.
-    vLLM is imported only here; it lives in an environment of its own (its pins conflict with
-    LLaMA-Factory's).
+
+@dataclass(frozen=True)
+class PromptRequest:
+    """One prompt sent to vLLM: the full chain (`variant` None) or the chain without step `variant`."""
+
+    variant: int | None
+    tokens: list[int]
+    answer: range  # positions of the answer tokens, whose log-probabilities PIR averages
+
+
+@dataclass(frozen=True)
+class RequestPlan:
+    """The requests of one chain, in the order they run: the full chain alone, then every variant.
+
+    The full chain goes first and alone because requests scheduled together cannot share KV blocks that
+    none of them has computed yet; once it has run, its blocks are in the prefix cache and each variant
+    reads the tokens before its removed step from there.
+    """
+
+    full: PromptRequest
+    variants: tuple[PromptRequest, ...]
+    starts: tuple[int, ...]  # position of each variant's removed step in the full chain
+
+    @property
+    def waves(self) -> tuple[tuple[PromptRequest, ...], ...]:
+        return (self.full,), self.variants
+
+    def naive_tokens(self) -> int:
+        """Tokens run when every request is computed whole."""
+        return len(self.full.tokens) + sum(len(v.tokens) for v in self.variants)
+
+    def bound_tokens(self) -> int:
+        """Tokens a prefix-reusing scorer must run: the full chain, then per variant its suffix from the
+        token before the removed step (that token's logits predict what follows the step), as the
+        transformers scorer does."""
+        return len(self.full.tokens) + sum(len(v.tokens) - start + 1 for v, start in zip(self.variants, self.starts))
+
+
+def plan_requests(encoded: Encoded, which: Sequence[int]) -> RequestPlan:
+    """The full chain and one variant per distinct step of `which`, each with its answer positions."""
+    starts = encoded.step_starts()
+    steps = list(dict.fromkeys(which))
+    variants = tuple(PromptRequest(i, encoded.sequence(without=i), encoded.answer_span(i)) for i in steps)
+    return RequestPlan(
+        PromptRequest(None, encoded.sequence(), encoded.answer_span()), variants, tuple(starts[i] for i in steps)
+    )
+
+
+def answer_logprobs(
+    request: PromptRequest, prompt_logprobs: Sequence[Any] | None, num_cached_tokens: int | None
+) -> list[float] | None:
+    """The log-probabilities of the request's answer tokens from a vLLM result, or None when one of them
+    was not computed (the request is then run again without cache reads).
+
+    The token at position p gets its log-probability from the logits of position p-1, which exist only
+    if p-1 was run, i.e. p > num_cached_tokens. What a result holds for cached positions depends on the
+    version, so it is never read: vLLM 0.11.1-0.33 return a row of a buffer that was never written there
+    (any value), vLLM's V2 model runner leaves those rows out (a shorter list, aligned at its end), and an
+    entry may be None. The list is therefore read from its end, where both layouts agree, and only at
+    positions after the cached ones. An answer token inside the cached part happens when the same
+    sequence was computed before (a chain scored twice, a duplicate record) or when the answer follows the
+    removed step directly and that step starts on a cache-block boundary.
+    """
+    if prompt_logprobs is None or num_cached_tokens is None:
+        return None
+    shift = len(request.tokens) - len(prompt_logprobs)  # rows left out before the first computed one
+    if shift < 0:
+        return None
+    values = []
+    for position in request.answer:
+        if position - 1 < num_cached_tokens or position - shift < 1:
+            return None
+        entry = prompt_logprobs[position - shift]
+        token = request.tokens[position]
+        if entry is None or token not in entry:
+            return None
+        values.append(float(entry[token].logprob))
+    return values
+
+
+@dataclass
+class TokenCounts:
+    """What vLLM reported for the requests a VLLMScorer sent."""
+
+    requests: int = 0
+    prompt: int = 0  # prompt tokens sent
+    cached: int = 0  # of them read from the prefix cache (vLLM's num_cached_tokens)
+    rescored: int = 0  # requests sent again without cache reads because an answer log-prob was missing
+
+    @property
+    def computed(self) -> int:
+        return self.prompt - self.cached
+
+
+class PromptLogprobsEngine(Protocol):
+    """What VLLMScorer uses of `vllm.LLM`; tests pass a stand-in built on a transformers model."""
+
+    def generate(self, prompts: Any, sampling_params: Any, *, use_tqdm: bool = ...) -> Sequence[Any]: ...
+
+
+class VLLMScorer:
+    """The same PIR through vLLM's prompt log-probabilities, reading the shared prefix from its cache.
+
+    Per chain the full sequence runs first, alone; then its variants, each allowed to read the prefix
+    cache, so vLLM runs about the token bound of the transformers scorer instead of (n+1)·L tokens (up to
+    a cache block more per variant: vLLM caches whole blocks). A request whose answer log-probabilities
+    did not come back (see `answer_logprobs`) is run again without cache reads; still missing is an error,
+    never a score. `counts` adds up the tokens sent, read from the cache and rescored.
     """
 
     def __init__(
         self,
+        engine: PromptLogprobsEngine,
+        sampling_params: Callable[..., Any],
+        *,
+        max_tokens: int | None,
+        block_size: int = 16,
+    ):
+        self.engine = engine
+        self.max_tokens = max_tokens
+        self.block_size = block_size
+        self.counts = TokenCounts()
+        self.reads_cache = accepts_cache_reads(sampling_params)
+        base = {"max_tokens": 1, "prompt_logprobs": 0, "temperature": 0.0}
+        if self.reads_cache:
+            self._params = {read: sampling_params(**base, skip_reading_prefix_cache=not read) for read in (True, False)}
+        else:
+            logger.warning(
+                "this vLLM has no SamplingParams.skip_reading_prefix_cache (vLLM >= %s): requests for "
+                "prompt log-probabilities cannot read the prefix cache, so every chain without a "
+                "step is computed whole, at the naive cost of (n+1)·L tokens per chain",
+                MIN_VLLM_CACHE_READS,
+            )
+            self._params = dict.fromkeys((True, False), sampling_params(**base))
+
+    @classmethod
+    def load(
+        cls,
         model: str,
         *,
         dtype: str = "bfloat16",
         tensor_parallel_size: int = 1,
         max_tokens: int | None = None,
         gpu_memory_utilization: float = 0.9,
-    ):
+    ) -> VLLMScorer:
+        """Load `model` in vLLM. vLLM is imported only here: it lives in an environment of its own (its pins
+        conflict with LLaMA-Factory's)."""
         try:
             from vllm import LLM, SamplingParams
         except ImportError as error:
@@ -300,29 +445,78 @@ class VLLMScorer:
                 "--backend vllm needs vLLM, which conflicts with the training extra's pins: create a "
                 'separate environment and run `pip install "limopro-plugins[vllm]"` there'
             ) from error
-        self.llm = LLM(
+        # Without cache reads for these requests the cache would only cost memory, and vLLM's V0 engine
+        # failed on prompt log-probabilities of cached prompts (vLLM issues 3251, 8268): off there.
+        llm = LLM(
             model=model,
             dtype=dtype,
             tensor_parallel_size=tensor_parallel_size,
-            enable_prefix_caching=True,
+            enable_prefix_caching=accepts_cache_reads(SamplingParams),
             gpu_memory_utilization=gpu_memory_utilization,
         )
-        self.params = SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0)
-        self.max_tokens = max_tokens or self.llm.llm_engine.model_config.max_model_len
+        engine = llm.llm_engine
+        return cls(
+            llm,
+            SamplingParams,
+            max_tokens=max_tokens or engine.model_config.max_model_len,
+            block_size=engine.vllm_config.cache_config.block_size,
+        )
 
     def check_length(self, encoded: Encoded) -> None:
         check_length(encoded, self.max_tokens)
 
     def score(self, encoded: Encoded, which: Sequence[int]) -> tuple[list[float], float]:
-        from vllm.inputs import TokensPrompt
-
+        """PIR of each step in `which` and the full-chain answer NLL, the variants reading the shared prefix
+        from the cache."""
         self.check_length(encoded)
-        variants: list[int | None] = [None, *which]
-        prompts = [TokensPrompt(prompt_token_ids=encoded.sequence(without=v)) for v in variants]
-        outputs = self.llm.generate(prompts, self.params, use_tqdm=False)
-        nlls = []
-        for variant, output in zip(variants, outputs):
-            ids = encoded.sequence(without=variant)
-            logprobs = output.prompt_logprobs
-            nlls.append(mean_nll([logprobs[p][ids[p]].logprob for p in encoded.answer_span(variant)]))
-        return [nll - nlls[0] for nll in nlls[1:]], nlls[0]
+        plan = plan_requests(encoded, which)
+        nlls: dict[int | None, float] = {}
+        for wave in plan.waves:
+            nlls.update(self._run(wave, read_cache=self.reads_cache))
+        return [nlls[i] - nlls[None] for i in which], nlls[None]
+
+    def naive(self, encoded: Encoded, which: Sequence[int]) -> tuple[list[float], float]:
+        """The same, every request computed whole (the reference the benchmark times against)."""
+        self.check_length(encoded)
+        plan = plan_requests(encoded, which)
+        nlls = self._run((plan.full, *plan.variants), read_cache=False)
+        return [nlls[i] - nlls[None] for i in which], nlls[None]
+
+    def _run(self, requests: Sequence[PromptRequest], *, read_cache: bool) -> dict[int | None, float]:
+        """Answer NLL of each request, run together; those whose answer log-probs are missing again
+        without cache reads."""
+        if not requests:
+            return {}
+        outputs = self.engine.generate(
+            [{"prompt_token_ids": r.tokens} for r in requests], self._params[read_cache], use_tqdm=False
+        )
+        nlls: dict[int | None, float] = {}
+        missing = []
+        for request, output in zip(requests, outputs, strict=True):
+            cached = output.num_cached_tokens
+            self.counts.requests += 1
+            self.counts.prompt += len(request.tokens)
+            self.counts.cached += cached or 0
+            values = answer_logprobs(request, output.prompt_logprobs, cached)
+            if values is None:
+                missing.append(request)
+            else:
+                nlls[request.variant] = mean_nll(values)
+        if missing and not read_cache:
+            raise RuntimeError(
+                f"vLLM returned no log-probability for an answer token of a prompt of "
+                f"{len(missing[0].tokens)} tokens computed without the prefix cache"
+            )
+        if missing:
+            self.counts.rescored += len(missing)
+            nlls.update(self._run(missing, read_cache=False))
+        return nlls
+
+
+def accepts_cache_reads(sampling_params: Callable[..., Any]) -> bool:
+    """Whether this vLLM lets a prompt-log-prob request read the prefix cache (vLLM >= 0.11.1)."""
+    try:
+        sampling_params(max_tokens=1, prompt_logprobs=0, skip_reading_prefix_cache=False)
+    except TypeError:
+        return False
+    return True
