@@ -9,6 +9,9 @@ the transformers scorer's on the same chains.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -206,3 +209,16 @@ def test_the_gpu_benchmark_table_runs_on_the_stand_in(tiny, capsys) -> None:
     assert rows[0].computed == rows[0].naive
     assert not print_vllm_rows(rows, 1e-3)
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_the_gpu_check_stops_with_one_sentence_without_a_gpu(tmp_path: Path) -> None:
+    if shutil.which("nvidia-smi"):
+        pytest.skip("this machine has an NVIDIA GPU: run benchmarks/gpu_check.sh itself")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
+    venv = tmp_path / "venv"
+    result = subprocess.run(
+        ["bash", str(script)], capture_output=True, text=True, env={**os.environ, "VENV": str(venv)}, timeout=60
+    )
+    assert result.returncode == 2
+    assert "gpu_check: no NVIDIA GPU here" in result.stderr
+    assert not venv.exists()  # nothing installed
