@@ -21,7 +21,7 @@ from pathlib import Path
 from limopro_plugins import PAPER_SYSTEM_PROMPT
 from limopro_plugins.pir.records import SCHEMAS, Fields, InputError
 from limopro_plugins.train.convert import FORMATS, convert_file
-from limopro_plugins.train.dataset_info import RegistrationError, register_dataset
+from limopro_plugins.train.dataset_info import RegistrationError, locked_registry
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     fields = Fields(args.question_field, args.reasoning_field, args.solution_field, args.answer_field)
-    try:
+
+    def convert() -> None:
         counts = convert_file(
             args.input,
             args.output,
@@ -58,12 +59,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             rejects=args.rejects,
         )
         print(f"{counts.line()} -> {args.output}")
-        if args.register:
+
+    try:
+        if args.register:  # the entry is checked, under the registration lock, before anything is written
             name = args.name or args.output.name.split(".")[0]
-            register_dataset(Path(args.register), name, args.output, formatting=args.format, force=args.force)
+            with locked_registry(Path(args.register)) as registry:
+                registry.check(name, args.output, args.format, args.force)
+                convert()
+                registry.add(name, args.output, args.format, args.force)
             print(f"registered {name!r} in {Path(args.register) / 'dataset_info.json'}")
+        else:
+            convert()
     except (InputError, RegistrationError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot write {error.filename or args.output}: {error.strerror or error}", file=sys.stderr)
         return 2
     return 0
 

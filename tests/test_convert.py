@@ -193,3 +193,30 @@ def test_a_named_rejects_file_holds_this_runs_rejects(tmp_path: Path) -> None:
     assert (tmp_path / "o2.jsonl.rejects.jsonl").exists()
     convert_file(str(write(tmp_path / "in2.jsonl", [LIMO])), tmp_path / "o2.jsonl", quiet=True)
     assert not (tmp_path / "o2.jsonl.rejects.jsonl").exists()  # no stale default file
+
+
+def test_output_that_is_the_input_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = write(tmp_path / "in.jsonl", [LIMO, "{not json"])
+    before = src.read_bytes()
+    (tmp_path / "link.jsonl").symlink_to(src)
+    for output in (src, tmp_path / "link.jsonl", tmp_path / "." / "in.jsonl"):
+        assert main(["--input", str(src), "--output", str(output)]) == 2
+        assert "is the input file: it would be overwritten" in capsys.readouterr().err
+    assert main(["--input", str(src), "--output", str(tmp_path / "o.jsonl"), "--rejects", str(src)]) == 2
+    assert "the rejects file" in capsys.readouterr().err
+    assert src.read_bytes() == before and not (tmp_path / "o.jsonl").exists()
+
+
+def test_register_refusing_a_name_collision_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = write(tmp_path / "in.jsonl", [LIMO, "{not json"])
+    data = tmp_path / "data"
+    data.mkdir()
+    info = {"mine": {"file_name": "someone_elses.json"}}
+    (data / "dataset_info.json").write_text(json.dumps(info))
+    args = ["--input", str(src), "--output", str(data / "mine.jsonl"), "--register", str(data)]
+    assert main(args) == 2
+    assert "already has a different entry 'mine'" in capsys.readouterr().err
+    assert sorted(p.name for p in data.iterdir()) == ["dataset_info.json", "dataset_info.json.lock"]
+    assert json.loads((data / "dataset_info.json").read_text()) == info
+    assert main([*args, "--force"]) == 0
+    assert json.loads((data / "dataset_info.json").read_text())["mine"]["file_name"] == "mine.jsonl"

@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,59 @@ def test_a_failed_write_leaves_the_old_file(tmp_path: Path, data_file: Path, mon
     with pytest.raises(OSError, match="disk full"):
         register_dataset(tmp_path / "data", "mine", data_file)
     assert info.read_text() == '{"a": {"file_name": "x"}}'
-    assert sorted(p.name for p in info.parent.iterdir()) == ["dataset_info.json", "mine.jsonl"]  # no temp file
+    names = sorted(p.name for p in info.parent.iterdir())
+    assert names == ["dataset_info.json", "dataset_info.json.lock", "mine.jsonl"]  # no temp file
+
+
+# Each writer waits for the start file, then registers its entries one by one, as `prune --register`
+# per ratio or shard does: with 8 of them at once an unlocked read-modify-write loses entries every round.
+_WRITER = """
+import sys, time
+from pathlib import Path
+from limopro_plugins.train.dataset_info import register_dataset
+folder, who, start = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+while not start.exists():
+    time.sleep(0.001)
+for k in range(5):
+    register_dataset(folder, f"writer{who}_{k}", folder / "mine.jsonl")
+"""
+
+
+def test_concurrent_writers_keep_every_entry(tmp_path: Path, data_file: Path) -> None:
+    """8 processes register 5 entries each at the same moment, 5 rounds: all 40 entries and the user's own
+    entry are there after every round."""
+    info = data_file.parent / "dataset_info.json"
+    for round_ in range(5):
+        info.write_text(json.dumps({"users_own": {"file_name": "x.json"}}))
+        start = tmp_path / f"start{round_}"
+        writers = [
+            subprocess.Popen([sys.executable, "-c", _WRITER, str(data_file.parent), str(i), str(start)])
+            for i in range(8)
+        ]
+        time.sleep(1.5)  # let them all import and wait at the start line
+        start.touch()
+        assert [w.wait(timeout=120) for w in writers] == [0] * 8
+        entries = json.loads(info.read_text())
+        assert set(entries) == {"users_own"} | {f"writer{i}_{k}" for i in range(8) for k in range(5)}, round_
+
+
+def test_a_symlinked_file_is_written_through_its_link(tmp_path: Path, data_file: Path) -> None:
+    shared = tmp_path / "shared_info.json"
+    shared.write_text('{"theirs": {"file_name": "t.json"}}')
+    link = data_file.parent / "dataset_info.json"
+    link.symlink_to(shared)
+    register_dataset(data_file.parent, "mine", data_file)
+    assert link.is_symlink() and os.readlink(link) == str(shared)
+    assert list(json.loads(shared.read_text())) == ["theirs", "mine"]
+
+
+def test_a_read_only_file_is_refused_and_left_untouched(tmp_path: Path, data_file: Path) -> None:
+    info = data_file.parent / "dataset_info.json"
+    info.write_text('{"theirs": {"file_name": "t.json"}}')
+    info.chmod(0o444)
+    with pytest.raises(RegistrationError, match=r"dataset_info.json is read-only.*left untouched"):
+        register_dataset(data_file.parent, "mine", data_file)
+    assert info.read_text() == '{"theirs": {"file_name": "t.json"}}' and info.stat().st_mode & 0o777 == 0o444
 
 
 def _prune(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -146,7 +199,8 @@ def test_register_reads_pruned_records_with_the_runs_schema_and_fields(tmp_path:
         refused = _prune(*common, "--output", "out", "--register", folder.name, cwd=tmp_path)  # resumes: no scoring
         assert refused.returncode == 2 and "error: " in refused.stderr and reason in refused.stderr
         assert "Traceback" not in refused.stderr
-        assert [p.name for p in folder.iterdir()] == ["dataset_info.json"]
+        # nothing written but the lock file, which stays so that later writers lock the same file
+        assert sorted(p.name for p in folder.iterdir()) == ["dataset_info.json", "dataset_info.json.lock"]
         assert (folder / "dataset_info.json").read_text() == before
 
 

@@ -13,6 +13,7 @@ templates that expect thinking tags.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 from limopro_plugins import PAPER_SYSTEM_PROMPT
 from limopro_plugins.pir.io import atomic_write_jsonl
-from limopro_plugins.pir.records import Chain, Fields, Reject, read_chains
+from limopro_plugins.pir.records import Chain, Fields, InputError, Reject, read_chains
 from limopro_plugins.text import THINK_CLOSE, THINK_OPEN
 
 FORMATS = ("sharegpt", "alpaca")
@@ -72,6 +73,8 @@ def convert_file(
     """Convert a dataset file; bad records go to `rejects` (default `<output>.rejects.jsonl`)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    _refuse_overwriting(source, output, "--output")
+    _refuse_overwriting(source, rejects or _default_rejects(output), "the rejects file")
     counts, records, bad = ConvertCounts(), [], []
     for item in read_chains(source, schema=schema, fields=fields):
         counts.read += 1
@@ -88,6 +91,13 @@ def convert_file(
     else:  # no stale default rejects file from an earlier run next to the new output
         _default_rejects(output).unlink(missing_ok=True)
     return counts
+
+
+def _refuse_overwriting(source: str, target: Path, what: str) -> None:
+    """The output is written only after the whole input is read, so writing over the input would replace
+    the user's data with its conversion (or with its rejects)."""
+    if target.exists() and Path(source).exists() and os.path.samefile(source, target):
+        raise InputError(f"{what} {target} is the input file: it would be overwritten; write to another file")
 
 
 def _default_rejects(output: Path) -> Path:

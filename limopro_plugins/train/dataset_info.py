@@ -3,21 +3,30 @@
 LLaMA-Factory 0.9.5 has no plugin hook: a dataset exists for it only as an entry of
 `<dataset_dir>/dataset_info.json` (default dataset_dir `data`, relative to where `llamafactory-cli` runs).
 That file belongs to the user, so an update merges one entry, never drops or reorders another, refuses
-to change a different existing entry unless forced, leaves an unreadable file untouched, and is written
-atomically (temporary file + rename).
+to change a different existing entry unless forced, leaves an unreadable or read-only file untouched, and is
+written atomically (temporary file + rename). Several processes may register into one file at once (one
+`prune --register` per ratio or shard): each read-modify-write holds an advisory lock on
+`dataset_info.json.lock` beside the file, so no writer drops another's entry. A symlinked file is written
+through its link (its target is replaced, and locked, so every link to it shares one lock).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from limopro_plugins.pir.io import atomic_write_text
 from limopro_plugins.pir.records import Fields, Reject, read_chains
 
 INFO_FILE = "dataset_info.json"
+LOCK_SUFFIX = ".lock"
 
 
 class RegistrationError(ValueError):
@@ -41,7 +50,10 @@ def dataset_entry(file_name: str, formatting: str = "sharegpt") -> dict[str, Any
 
 def read_info(dataset_dir: Path) -> dict[str, Any]:
     """The current entries (empty if there is no file); invalid JSON is an error naming line and column."""
-    path = dataset_dir / INFO_FILE
+    return _read(dataset_dir / INFO_FILE)
+
+
+def _read(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
@@ -66,26 +78,84 @@ def _file_name(dataset_dir: Path, data_file: Path) -> str:
         return str(data_file)
 
 
+class Registry:
+    """The entries of one dataset_info.json, read under its lock (see `locked_registry`). `check` refuses
+    an entry before anything is written; `add` records it; the file is written once, when the lock is
+    released after no error."""
+
+    def __init__(self, dataset_dir: Path, info: dict[str, Any]) -> None:
+        self.dataset_dir, self.info = dataset_dir, info
+        self.changed = False
+
+    def check(self, name: str, data_file: Path, formatting: str = "sharegpt", force: bool = False) -> dict[str, Any]:
+        """The entry `name` would get; RegistrationError if a different one exists and not `force`."""
+        entry = dataset_entry(_file_name(self.dataset_dir, data_file), formatting)
+        if name in self.info and self.info[name] != entry and not force:
+            raise RegistrationError(
+                f"{self.dataset_dir / INFO_FILE} already has a different entry {name!r}: "
+                f"{json.dumps(self.info[name])}; pass --force to replace it"
+            )
+        return entry
+
+    def add(self, name: str, data_file: Path, formatting: str = "sharegpt", force: bool = False) -> dict[str, Any]:
+        """Add (or confirm) the entry `name` for `data_file`; returns the entry."""
+        if not data_file.is_file():
+            raise RegistrationError(f"data file {data_file} does not exist")
+        entry = self.check(name, data_file, formatting, force)
+        if self.info.get(name) != entry:
+            self.info[name] = entry
+            self.changed = True
+        return entry
+
+
+def _refuse_read_only(path: Path, target: Path) -> None:
+    """A read-only dataset_info.json is the user's way of saying "do not change it". The atomic replace
+    needs only the folder to be writable (and root may write anything), so its mode is checked here."""
+    if target.exists() and (not target.stat().st_mode & 0o222 or not os.access(target, os.W_OK)):
+        raise RegistrationError(f"{path} is read-only: make it writable to register into it; it was left untouched")
+
+
+@contextmanager
+def locked_registry(dataset_dir: Path) -> Iterator[Registry]:
+    """Hold the lock of `dataset_dir/dataset_info.json` while the caller checks and adds entries, then
+    write the file (through a symlink, to its target) if anything was added. A concurrent registration
+    waits for the lock, so every writer's entries survive."""
+    path = dataset_dir / INFO_FILE
+    try:
+        dataset_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RegistrationError(f"cannot create the dataset folder {dataset_dir}: {error.strerror}") from error
+    target = path.resolve()
+    _refuse_read_only(path, target)
+    lock = FileLock(str(target.with_name(target.name + LOCK_SUFFIX)))
+    try:
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            print(f"waiting for {lock.lock_file}: another process is registering into {path}", file=sys.stderr)
+            lock.acquire()
+    except OSError as error:
+        raise RegistrationError(
+            f"cannot lock {path} for registering ({error.strerror}: {lock.lock_file}); it was left untouched"
+        ) from error
+    try:
+        _refuse_read_only(path, target)  # it may have changed while we waited
+        registry = Registry(dataset_dir, _read(target))
+        yield registry
+        if registry.changed:
+            atomic_write_text(target, json.dumps(registry.info, indent=2, ensure_ascii=False) + "\n")
+    finally:
+        lock.release()
+
+
 def register_dataset(
     dataset_dir: Path, name: str, data_file: Path, *, formatting: str = "sharegpt", force: bool = False
 ) -> dict[str, Any]:
     """Add (or confirm) the entry `name` for `data_file`; returns the entry."""
     if not data_file.is_file():
         raise RegistrationError(f"data file {data_file} does not exist")
-    dataset_dir.mkdir(parents=True, exist_ok=True)
-    info = read_info(dataset_dir)
-    entry = dataset_entry(_file_name(dataset_dir, data_file), formatting)
-    if name in info:
-        if info[name] == entry:
-            return entry
-        if not force:
-            raise RegistrationError(
-                f"{dataset_dir / INFO_FILE} already has a different entry {name!r}: "
-                f"{json.dumps(info[name])}; pass --force to replace it"
-            )
-    info[name] = entry
-    atomic_write_text(dataset_dir / INFO_FILE, json.dumps(info, indent=2, ensure_ascii=False) + "\n")
-    return entry
+    with locked_registry(dataset_dir) as registry:
+        return registry.add(name, data_file, formatting, force)
 
 
 def register_pruned(
@@ -107,19 +177,18 @@ def register_pruned(
     from limopro_plugins.train.convert import convert_file
 
     datasets = [f"{name}_{ratio}" for ratio in ratios]
-    info = read_info(dataset_dir)
-    for dataset in datasets:
-        entry = dataset_entry(_file_name(dataset_dir, dataset_dir / f"{dataset}.jsonl"))
-        if dataset in info and not force and info[dataset] != entry:
-            raise RegistrationError(
-                f"{dataset_dir / INFO_FILE} already has a different entry {dataset!r}: "
-                f"{json.dumps(info[dataset])}; pass --force to replace it"
-            )
-        _check_convertible(out / "pruning" / f"{dataset}.jsonl", schema, fields)
-    for dataset in datasets:
-        target = dataset_dir / f"{dataset}.jsonl"
-        convert_file(str(out / "pruning" / f"{dataset}.jsonl"), target, schema=schema, fields=fields, quiet=True)
-        register_dataset(dataset_dir, dataset, target, force=force)
+    for dataset in datasets:  # before the lock, which creates dataset_dir
+        source, target = out / "pruning" / f"{dataset}.jsonl", dataset_dir / f"{dataset}.jsonl"
+        if target.exists() and source.exists() and os.path.samefile(source, target):
+            raise RegistrationError(f"--register {dataset_dir} is the run's own pruning folder: use another one")
+        _check_convertible(source, schema, fields)
+    with locked_registry(dataset_dir) as registry:
+        for dataset in datasets:
+            registry.check(dataset, dataset_dir / f"{dataset}.jsonl", force=force)
+        for dataset in datasets:
+            target = dataset_dir / f"{dataset}.jsonl"
+            convert_file(str(out / "pruning" / f"{dataset}.jsonl"), target, schema=schema, fields=fields, quiet=True)
+            registry.add(dataset, target, force=force)
     return datasets
 
 
