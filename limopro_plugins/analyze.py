@@ -2,7 +2,7 @@
 
 `python -m limopro_plugins.analyze DATA` accepts
 - a prune output folder or its `structure.jsonl` (modes, token counts and PIR scores already there;
-  after `--classifier llm` also the agreement of rule and LLM labels, per mode and as a confusion table),
+  after `--classifier hybrid` or `llm` also the agreement of rule and LLM labels, per mode and as a confusion table),
 - an lm-eval `--log_samples` file (`samples_<task>_*.jsonl`): every generated response is profiled, or
 - any dataset file the prune command reads (original or pruned): it is segmented and classified here and
   its tokens counted with `--tokenizer` (default: the offline default model's tokenizer).

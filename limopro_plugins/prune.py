@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from limopro_plugins.pir.llm import CLASSIFIERS, SEGMENTERS
 from limopro_plugins.pir.records import SCHEMAS
 from limopro_plugins.pir.select import DEFAULT_RATIOS, STRATEGIES
 
@@ -102,20 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--max-tokens", type=int, help="skip (and count) chains longer than this (default: the model's context)"
     )
-    llm = parser.add_argument_group(
-        "LLM segmentation and classification (the paper's hybrid; needs limopro-plugins[llm])"
-    )
+    llm = parser.add_argument_group("LLM segmentation and classification (needs limopro-plugins[llm])")
     llm.add_argument(
         "--segmenter",
-        choices=("rule", "llm"),
+        choices=SEGMENTERS,
         default="rule",
-        help="llm: an LLM groups the sentences into steps (validated; rules on failure)",
+        help="llm: an LLM groups the sentences into steps, whole checks and corrections each one step "
+        "(validated; rules on failure)",
     )
     llm.add_argument(
         "--classifier",
-        choices=("rule", "llm"),
+        choices=CLASSIFIERS,
         default="rule",
-        help="llm: rule markers decide where present, the LLM labels the other steps",
+        help="hybrid: the paper's way, the rules decide where they see a functional step and the LLM labels "
+        "the rest; llm: the LLM labels every step, with the rule label as a hint (one request per chain "
+        "either way; rules on failure)",
     )
     llm.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vllm serve)")
     llm.add_argument("--llm-model", help="model name the endpoint serves")
@@ -158,8 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     merging = bool(argv) and argv[0] == "merge"
     parser = build_merge_parser() if merging else build_parser()
     args = parser.parse_args(argv[1:] if merging else argv)
-    if not merging and "llm" in (args.segmenter, args.classifier) and not (args.base_url and args.llm_model):
-        parser.error("--segmenter llm / --classifier llm need --base-url and --llm-model")
+    if not merging and (args.segmenter, args.classifier) != ("rule", "rule") and not (args.base_url and args.llm_model):
+        parser.error("--segmenter llm and --classifier hybrid / llm need --base-url and --llm-model")
     if not merging and args.llm_concurrency < 1:
         parser.error("--llm-concurrency must be at least 1")
     try:

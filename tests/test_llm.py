@@ -20,14 +20,18 @@ from pathlib import Path
 
 import pytest
 
+from limopro_plugins.pir.classify import RuleClassifier
 from limopro_plugins.pir.llm import (
+    PROMPTS_BEFORE_FINGERPRINTS,
     ChatClient,
     InvalidAnswer,
     LLMConfig,
     LLMError,
+    annotate_reasoning,
     hybrid_modes,
     llm_labels,
     llm_segment,
+    llm_structure,
     rebuild_steps,
 )
 from limopro_plugins.pir.records import Chain, Reject, read_chains
@@ -50,7 +54,7 @@ def right_answer(request: dict) -> str:
         reasoning = prompt.split("<reasoning>\n", 1)[1].rsplit("\n</reasoning>", 1)[0]
         return json.dumps({"steps": [p for p in reasoning.split("\n\n") if p.strip()]})
     block = prompt.split("<steps>\n", 1)[1].rsplit("\n</steps>", 1)[0]
-    steps = re.findall(r"^\[(\d+)\] (.*)$", block, flags=re.M)
+    steps = re.findall(r"^\[(\d+)\] (?:\(rule hint: \w+\) )?(.*)$", block, flags=re.M)
     labels = []
     for number, text in steps:
         functional = "substitut" in text.lower() or "check" in text.lower()
@@ -217,6 +221,70 @@ def test_hybrid_rule_markers_decide_and_the_llm_labels_the_rest(endpoint, tmp_pa
     assert [d["relates_to"] for d in details] == [None, 1, None, 1]
 
 
+LABELS_AGAINST_THE_RULES = json.dumps(
+    {
+        "labels": [
+            {"step": 1, "mode": "progressive"},
+            {"step": 2, "mode": "verification", "relates_to": 1},
+            {"step": 3, "mode": "progressive"},
+            {"step": 4, "mode": "error_correction", "relates_to": 1},
+        ]
+    }
+)
+"""An LLM that reads step 3 ("Wait, let me check the question again. It asks for x") as forward reasoning,
+where the rules see a check."""
+
+
+def test_llm_classifier_labels_every_step_and_is_shown_the_rule_hints(endpoint, tmp_path: Path) -> None:
+    fake, url = endpoint
+    fake.script = lambda n: Reply() if n == 0 else Reply(content=LABELS_AGAINST_THE_RULES)  # 0: the steps
+    client = client_for(url, tmp_path)
+    texts = [s.text for s in rebuild_steps(REASONING, REASONING.split("\n\n"))]
+    rules = RuleClassifier().classify(texts)
+    assert rules[2] is Mode.VERIFICATION  # what the hint will say
+    hybrid = annotate_reasoning(client, "How many apples?", REASONING, "llm", "hybrid")
+    full = annotate_reasoning(client, "How many apples?", REASONING, "llm", "llm")
+    # the hybrid keeps the rules' check; with --classifier llm the LLM's label decides every step
+    assert hybrid.modes[2] is Mode.VERIFICATION
+    assert full.modes == [Mode.PROGRESSIVE, Mode.VERIFICATION, Mode.PROGRESSIVE, Mode.ERROR_CORRECTION]
+    assert [d["rule_mode"] for d in full.details] == [m.value for m in rules]
+    assert [d["llm_mode"] for d in full.details] == [m.value for m in full.modes]
+    assert [d["relates_to"] for d in full.details] == [None, 1, None, 1]
+    assert full.llm == {"segment": "ok", "classify": "ok"}
+    # one segment request (cached for the second annotation), then one label request per classifier
+    assert len(fake.requests) == 3
+    paper, hinted = (r["messages"][0]["content"] for r in fake.requests[1:])
+    assert "rule hint" not in paper
+    for number, (text, rule) in enumerate(zip(texts, rules), 1):
+        assert f"[{number}] (rule hint: {rule.value}) {text.strip()}" in hinted
+    assert "The hint is often wrong" in hinted and "Wait, no" in hinted
+
+
+def test_llm_classifier_falls_back_to_the_rule_labels(endpoint, tmp_path: Path) -> None:
+    fake, url = endpoint
+    fake.script = lambda n: Reply(content=json.dumps({"labels": [{"step": 1, "mode": "checking"}]}))
+    annotation = annotate_reasoning(client_for(url, tmp_path), "How many apples?", REASONING, "rule", "llm")
+    texts = [s.text for s in annotation.steps]
+    assert annotation.llm == {"classify": "fallback"} and len(fake.requests) == 2
+    assert annotation.modes == RuleClassifier().classify(texts)
+    assert all(d["llm_mode"] is None and d["relates_to"] is None for d in annotation.details)
+    assert "one entry for each of the" in fake.requests[1]["messages"][2]["content"]
+
+
+def test_llm_structure_gives_spans_covering_the_reasoning(endpoint, tmp_path: Path) -> None:
+    fake, url = endpoint
+    fake.script = lambda n: Reply(content=LABELS_AGAINST_THE_RULES) if n == 1 else Reply()
+    spans = llm_structure(client_for(url, tmp_path), "How many apples?", REASONING, "llm", "llm")
+    assert [start for start, _, _ in spans] == [0, *(end for _, end, _ in spans[:-1])] and spans[-1][1] == len(
+        REASONING
+    )
+    assert [REASONING[a:b].strip() for a, b, _ in spans] == REASONING.split("\n\n")
+    assert [mode for _, _, mode in spans][2:] == [Mode.PROGRESSIVE, Mode.ERROR_CORRECTION]
+    rules = llm_structure(None, "How many apples?", REASONING, "rule", "rule")  # no client, no request
+    assert [mode for _, _, mode in rules] == RuleClassifier().classify([REASONING[a:b] for a, b, _ in rules])
+    assert len(fake.requests) == 2
+
+
 def test_invalid_json_gets_one_retry_that_says_why(endpoint, tmp_path: Path) -> None:
     fake, url = endpoint
     fake.script = lambda n: Reply(content='{"steps": ["unterminated' if n == 0 else None)
@@ -352,11 +420,14 @@ def test_prune_cli_with_llm_segmenter_and_classifier(endpoint, tmp_path: Path, t
     for row, chain in zip(rows, chains):
         assert "".join(s["text"] for s in row["steps"]) == chain.reasoning
         assert all(s["llm_mode"] in {m.value for m in Mode} for s in row["steps"])
+    labelled = [s for row in rows for s in row["steps"] if s["llm_mode"]]
+    assert labelled and all(s["mode"] == s["llm_mode"] for s in labelled)  # the LLM decides every step
     meta = json.loads((tmp_path / "a" / "meta.json").read_text())
     outcomes = meta["llm"]
     assert sum(outcomes["segment"].values()) == sum(outcomes["classify"].values()) == 3
     assert outcomes["segment"]["retried"] + outcomes["classify"]["retried"] == 1
     assert meta["settings"]["segmenter"] == meta["settings"]["classifier"] == "llm"
+    assert set(meta["settings"]["llm_prompts"]) == {"segment", "classify"}
     asked = len(fake.requests)
     assert asked == 7
     again = prune(tmp_path / "b")  # another output folder, same cache: no new requests, same files
@@ -376,11 +447,51 @@ def test_prune_cli_with_llm_segmenter_and_classifier(endpoint, tmp_path: Path, t
     assert total == agreement["steps"] and 0 <= agreement["agreement"] <= 1
 
 
-def test_llm_flags_need_an_endpoint_and_a_model() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "limopro_plugins.prune", "--classifier", "llm"],
-        capture_output=True,
-        text=True,
-        timeout=120,
+@pytest.mark.slow
+def test_a_run_made_before_the_hybrid_was_named_resumes_as_the_hybrid(
+    endpoint, tmp_path: Path, tiny_qwen_dir: Path
+) -> None:
+    fake, url = endpoint
+    out = tmp_path / "out"
+    common = [
+        *("--input", str(SAMPLE), "--limit", "2", "--model", str(tiny_qwen_dir), "--output", str(out)),
+        *("--ratios", "0.5", "--base-url", url, "--llm-model", "judge", "--llm-cache", str(tmp_path / "cache")),
+    ]
+    done = prune_cli(*common, "--classifier", "hybrid")
+    assert done.returncode == 0, done.stderr
+    record = json.loads((out / "run.json").read_text())
+    # the hybrid still sends the prompt the earlier versions sent
+    assert record["classifier"] == "hybrid" and record["llm_prompts"] == {
+        "classify": PROMPTS_BEFORE_FINGERPRINTS["classify"]
+    }
+    files = {
+        name: (out / name).read_bytes()
+        for name in ("structure.jsonl", "meta.json", "pruning/sample_chains_pir_0.5.jsonl")
+    }
+    asked = len(fake.requests)
+    # the run.json an earlier version wrote for the same run: no prompt fingerprint, and "llm" for the hybrid
+    earlier = {k: v for k, v in record.items() if k != "llm_prompts"} | {"classifier": "llm"}
+    (out / "run.json").write_text(json.dumps(earlier))
+    refused = prune_cli(*common, "--classifier", "llm")
+    assert refused.returncode == 2 and "before --classifier hybrid existed" in refused.stderr
+    assert "Resume it with --classifier hybrid" in refused.stderr and "Traceback" not in refused.stderr
+    resumed = prune_cli(*common, "--classifier", "hybrid")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((out / "run.json").read_text()) == record and len(fake.requests) == asked
+    assert all((out / name).read_bytes() == data for name, data in files.items())
+    # an earlier version's LLM segmenter sent another prompt: its run does not go on with today's
+    (out / "run.json").write_text(json.dumps(earlier | {"segmenter": "llm"}))
+    refused = prune_cli(*common, "--segmenter", "llm", "--classifier", "hybrid")
+    assert refused.returncode == 2 and "other LLM prompts" in refused.stderr and len(fake.requests) == asked
+
+
+def prune_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "limopro_plugins.prune", *args], capture_output=True, text=True, timeout=600
     )
-    assert done.returncode == 2 and "need --base-url and --llm-model" in done.stderr
+
+
+def test_llm_flags_need_an_endpoint_and_a_model() -> None:
+    for flags in (["--classifier", "llm"], ["--classifier", "hybrid"], ["--segmenter", "llm"]):
+        done = prune_cli(*flags)
+        assert done.returncode == 2 and "need --base-url and --llm-model" in done.stderr

@@ -73,7 +73,7 @@ def stats_from_samples(path: Path, tokenizer: Any) -> PatternStats:
 
 @dataclass
 class Agreement:
-    """Rule versus LLM labels of the same steps (prune runs with `--classifier llm`)."""
+    """Rule versus LLM labels of the same steps (prune runs with `--classifier hybrid` or `llm`)."""
 
     confusion: pd.DataFrame  # rows: rule label, columns: LLM label, cells: steps
 
@@ -120,7 +120,7 @@ class Agreement:
 
 def agreement(rows: Iterable[dict[str, Any]]) -> Agreement | None:
     """The agreement table of the steps both the rules and the LLM labelled, or None when the LLM
-    labelled none (a run without `--classifier llm`, or every call fell back to the rules)."""
+    labelled none (a run with `--classifier rule`, or every call fell back to the rules)."""
     import pandas as pd
 
     pairs = [(s["rule_mode"], s["llm_mode"]) for row in rows for s in row["steps"] if s.get("llm_mode")]

@@ -283,3 +283,12 @@ class RuleClassifier:
 
     def classify(self, steps: Sequence[str]) -> list[Mode]:
         return [marker_mode(step) or Mode.PROGRESSIVE for step in steps]
+
+
+def rule_opinion(steps: Sequence[str]) -> list[Mode | None]:
+    """The rules' functional mode of each step, None where they see forward reasoning: what decides a
+    step in the paper's hybrid, and the hint an LLM labeller is given.
+
+    Thin version computed from `RuleClassifier().classify` (decisive = functional), to be replaced by
+    the context-aware rules' own."""
+    return [mode if mode.functional else None for mode in RuleClassifier().classify(steps)]

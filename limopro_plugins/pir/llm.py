@@ -1,7 +1,13 @@
-"""LLM step grouping and mode labelling over any OpenAI-compatible chat endpoint: the paper's hybrid.
+"""LLM step grouping and mode labelling over any OpenAI-compatible chat endpoint.
 
 The paper grouped sentences into steps and labelled steps with a strong LLM, rule markers deciding
-where they are unambiguous. This module asks any OpenAI-compatible endpoint (a local `vllm serve`, a
+where they are unambiguous. Three classifiers (`CLASSIFIERS`) put the rules and the LLM together:
+- `rule`: the rules alone, no call;
+- `hybrid`: the paper's way, kept for faithful reproduction: where the rules find a functional step
+  they decide, the LLM labels the rest (so it inherits every rule mistake);
+- `llm`: the LLM labels every step, from mode definitions that need context (a check needs a result
+  already obtained), with each step's rule label shown to it as a hint that may be wrong.
+This module asks any OpenAI-compatible endpoint (a local `vllm serve`, a
 hosted provider) through the `openai` client library, which brings bounded retries with exponential
 backoff on 429 / 5xx / timeouts. Around it:
 - every answer is validated: the steps must rebuild the reasoning exactly (no character changed, added
@@ -23,18 +29,23 @@ import json
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from limopro_plugins.pir.classify import marker_mode
+from limopro_plugins.pir.classify import RuleClassifier, rule_opinion
 from limopro_plugins.pir.io import atomic_write_json
 from limopro_plugins.pir.models import cache_dir
-from limopro_plugins.pir.segment import Step
+from limopro_plugins.pir.segment import Step, segment
 from limopro_plugins.text import MODE_NAMES, Mode
 
 LABELS = MODE_NAMES
 OUTCOMES = ("ok", "retried", "fallback")
+
+SegmenterName = Literal["rule", "llm"]
+ClassifierName = Literal["rule", "hybrid", "llm"]
+SEGMENTERS: tuple[SegmenterName, ...] = ("rule", "llm")
+CLASSIFIERS: tuple[ClassifierName, ...] = ("rule", "hybrid", "llm")
 
 
 class LLMError(RuntimeError):
@@ -66,9 +77,15 @@ class LLMConfig:
 
 
 SEGMENT_PROMPT = """\
-Below is the reasoning a model wrote to solve a problem. Group its consecutive sentences into coherent \
-steps: usually 3-4 sentences that do one thing. A verification of an earlier result, a solution by \
-another method, and the correction of an error each form a step of their own.
+Below is the reasoning a model wrote to solve a problem. Group its consecutive sentences into steps, as a \
+careful reader would:
+- Forward reasoning (setting up, computing, deriving, trying a case or an approach) goes into coherent \
+steps of a few sentences, usually 3-4, that do one thing: never a one-line fragment, never cut in the \
+middle of a thought.
+- A verification of an earlier result, a solution of it by another method, and the correction of an \
+error are each ONE whole step, from its opener to its conclusion: a check runs from "Let me verify ..." \
+through the computation that checks to its verdict ("so that is correct"), across paragraph breaks and \
+"So ..." sentences inside it. The forward reasoning that follows starts a new step.
 Copy the text exactly: do not change, add, drop or reorder a single character (LaTeX included); only the \
 whitespace between two steps may be left out. Every sentence belongs to exactly one step.
 Answer with JSON only, no other text: {{"steps": ["<text of step 1>", "<text of step 2>", ...]}}
@@ -96,6 +113,39 @@ Answer with JSON only, no other text, one entry per step in order: {{"labels": [
 <steps>
 {steps}
 </steps>"""
+
+LABEL_PROMPT = """\
+Below are a problem and the numbered steps of a model's reasoning about it. Label every step with the \
+reasoning pattern it serves, judged from what the step does in the context of the steps before it:
+- progressive: moves the solution forward: sets up, computes, derives, concludes, explores a case for the \
+first time, tries a first approach. A new attempt after a dead end, trying another value, and ruling a \
+case out because it leads to a contradiction are progressive too.
+- verification: checks a result that was already obtained (recomputing it, substituting it back, testing \
+it on a small case, confirming that the conditions hold), up to the check's verdict. A doubt that is \
+settled at once ("Is that right? Yes.") is a short verification.
+- multi_method: obtains a result that was already obtained once more, by a different method, to confirm it.
+- error_correction: recognises that something earlier was wrong (a misreading, a slip in a calculation, \
+a wrong assumption, an approach that cannot work) and fixes it, up to where the reasoning goes on from \
+the corrected basis; short forms count ("Wait, no, 4 + 8 is 12", "I miscalculated", a corrected value \
+replacing an earlier one).
+Verification and multi_method need a result obtained earlier: before there is one, a step opening with \
+"Wait", "Alternatively" or "Let's check" that moves forward is progressive. When two functional patterns \
+fit, choose the one whose purpose dominates.
+Each step shows, as "rule hint", the label of a rule-based classifier that reads marker words such as \
+"Wait" or "Alternatively". The hint is often wrong: use it as one clue and decide from the text.
+For a verification, multi_method or error_correction step, give in "relates_to" the number of the earlier \
+step whose result it checks, confirms or corrects.
+Answer with JSON only, no other text, one entry per step in order: {{"labels": [{{"step": 1, "mode": \
+"progressive"}}, {{"step": 2, "mode": "verification", "relates_to": 1}}, ...]}}
+
+<problem>
+{question}
+</problem>
+
+<steps>
+{steps}
+</steps>"""
+"""The prompt of `--classifier llm`. CLASSIFY_PROMPT above stays the paper's, for `--classifier hybrid`."""
 
 RETRY_PROMPT = "That answer is invalid: {reason}. Answer again with JSON only, following the instructions exactly."
 
@@ -274,28 +324,129 @@ def llm_segment(client: ChatClient, reasoning: str) -> tuple[list[Step] | None, 
     return ask_validated(client, prompt, lambda answer: rebuild_steps(reasoning, answer.get("steps")))
 
 
-def llm_labels(client: ChatClient, question: str, steps: Sequence[str]) -> tuple[list[Label] | None, str]:
-    """The LLM's label of every step (None after an invalid answer and its retry) and the outcome."""
-    numbered = "\n\n".join(f"[{i}] {text.strip()}" for i, text in enumerate(steps, 1))
-    prompt = CLASSIFY_PROMPT.format(question=question.strip(), steps=numbered)
+def llm_labels(
+    client: ChatClient, question: str, steps: Sequence[str], hints: Sequence[Mode] | None = None
+) -> tuple[list[Label] | None, str]:
+    """The LLM's label of every step (None after an invalid answer and its retry) and the outcome.
+
+    Without `hints` the paper's prompt (the hybrid); with them, one rule label per step, the prompt of
+    `--classifier llm` (LABEL_PROMPT), which shows each step's rule label as a hint."""
+    if hints is None:
+        numbered = "\n\n".join(f"[{i}] {text.strip()}" for i, text in enumerate(steps, 1))
+        prompt = CLASSIFY_PROMPT.format(question=question.strip(), steps=numbered)
+    else:
+        if len(hints) != len(steps):
+            raise ValueError(f"{len(hints)} hints for {len(steps)} steps")
+        numbered = "\n\n".join(
+            f"[{i}] (rule hint: {hint.value}) {text.strip()}" for i, (text, hint) in enumerate(zip(steps, hints), 1)
+        )
+        prompt = LABEL_PROMPT.format(question=question.strip(), steps=numbered)
     return ask_validated(client, prompt, lambda answer: parse_labels(answer, len(steps)))
 
 
+def _details(rules: Sequence[Mode], labels: Sequence[Label] | None, modes: Sequence[Mode]) -> list[dict[str, Any]]:
+    """Per step: the rule label, the LLM's label and, for a functional step, the step it relates to."""
+    return [
+        {
+            "rule_mode": rule.value,
+            "llm_mode": labels[i].mode.value if labels is not None else None,
+            "relates_to": labels[i].relates_to if labels is not None and mode.functional else None,
+        }
+        for i, (rule, mode) in enumerate(zip(rules, modes))
+    ]
+
+
 def hybrid_modes(steps: Sequence[str], labels: Sequence[Label] | None) -> tuple[list[Mode], list[dict[str, Any]]]:
-    """The paper's hybrid: an unambiguous rule marker decides, the LLM labels the rest.
+    """The paper's hybrid: where the rules see a functional step they decide, the LLM labels the rest
+    (the rules' progressive where it gave no valid answer).
 
     Also returns, per step, both labels (for the agreement table) and the related step."""
-    modes, details = [], []
-    for i, text in enumerate(steps):
-        rule = marker_mode(text)
-        label = labels[i] if labels is not None else None
-        mode = rule or (label.mode if label else Mode.PROGRESSIVE)
-        modes.append(mode)
-        details.append(
-            {
-                "rule_mode": (rule or Mode.PROGRESSIVE).value,
-                "llm_mode": label.mode.value if label else None,
-                "relates_to": label.relates_to if label and mode.functional else None,
-            }
-        )
-    return modes, details
+    opinions = rule_opinion(steps)
+    modes = [
+        opinion or (labels[i].mode if labels is not None else Mode.PROGRESSIVE) for i, opinion in enumerate(opinions)
+    ]
+    return modes, _details([opinion or Mode.PROGRESSIVE for opinion in opinions], labels, modes)
+
+
+def llm_modes(rules: Sequence[Mode], labels: Sequence[Label] | None) -> tuple[list[Mode], list[dict[str, Any]]]:
+    """`--classifier llm`: the LLM's label decides every step; the rule labels `rules` (its hints)
+    stand where it gave no valid answer. Details as in `hybrid_modes`."""
+    modes = [label.mode for label in labels] if labels is not None else list(rules)
+    return modes, _details(rules, labels, modes)
+
+
+@dataclass
+class Annotation:
+    """A chain's steps and modes, with the LLM's per-step labels and per-call outcomes when one was asked."""
+
+    steps: list[Step]
+    modes: list[Mode]
+    details: list[dict[str, Any]] | None = None
+    llm: dict[str, str] = field(default_factory=dict)
+
+
+def annotate_reasoning(
+    client: ChatClient | None,
+    question: str,
+    reasoning: str,
+    segmenter: SegmenterName = "rule",
+    classifier: ClassifierName = "rule",
+) -> Annotation:
+    """Segment and classify one chain's reasoning with the rules, or the LLM where asked (`client`
+    is then required). An LLM answer that stays invalid falls back to the rules for that part."""
+    llm: dict[str, str] = {}
+    steps = None
+    if segmenter == "llm":
+        steps, llm["segment"] = llm_segment(_needed(client), reasoning)
+    steps = steps or segment(reasoning)
+    texts = [s.text for s in steps]
+    if classifier == "rule":
+        return Annotation(steps, RuleClassifier().classify(texts), llm=llm)
+    if classifier == "hybrid":
+        labels, llm["classify"] = llm_labels(_needed(client), question, texts)
+        modes, details = hybrid_modes(texts, labels)
+    else:
+        rules = [opinion or Mode.PROGRESSIVE for opinion in rule_opinion(texts)]
+        labels, llm["classify"] = llm_labels(_needed(client), question, texts, hints=rules)
+        modes, details = llm_modes(rules, labels)
+    return Annotation(steps, modes, details, llm)
+
+
+def _needed(client: ChatClient | None) -> ChatClient:
+    if client is None:
+        raise ValueError("an LLM segmenter or classifier needs a ChatClient")
+    return client
+
+
+def llm_structure(
+    client: ChatClient | None,
+    question: str,
+    reasoning: str,
+    segmenter: SegmenterName = "rule",
+    classifier: ClassifierName = "llm",
+) -> list[tuple[int, int, Mode]]:
+    """(start, end, mode) of every step of `reasoning`, as `python -m limopro_plugins.prune` would
+    segment and classify it with these settings: what a structure benchmark scores against a gold file.
+    The spans cover the reasoning without gaps."""
+    annotation = annotate_reasoning(client, question, reasoning, segmenter, classifier)
+    return [(step.start, step.end, mode) for step, mode in zip(annotation.steps, annotation.modes)]
+
+
+PROMPTS_BEFORE_FINGERPRINTS = {"segment": "323dae66709f", "classify": "5135f45c6acf"}
+"""`prompts_fingerprint` of the prompts sent by the versions that recorded none in run.json (their
+`--classifier llm` was the hybrid, whose prompt is still CLASSIFY_PROMPT)."""
+
+
+def prompts_fingerprint(segmenter: SegmenterName, classifier: ClassifierName) -> dict[str, str] | None:
+    """A short hash of each prompt a run sends (None for rules only). run.json records it, so a run is
+    never resumed with other prompts: its chains would be labelled two ways."""
+
+    def digest(*texts: str) -> str:
+        return hashlib.sha256("\0".join(texts).encode()).hexdigest()[:12]
+
+    found = {}
+    if segmenter == "llm":
+        found["segment"] = digest(SEGMENT_PROMPT, RETRY_PROMPT)
+    if classifier != "rule":
+        found["classify"] = digest(CLASSIFY_PROMPT if classifier == "hybrid" else LABEL_PROMPT, RETRY_PROMPT)
+    return found or None

@@ -2,7 +2,10 @@
 
 Files in the output folder:
 - `run.json`: the settings that determine the scores; a resumed run must match them (it may raise
-  `--limit` to go on, not lower it below records already done).
+  `--limit` to go on, not lower it below records already done). With an LLM component they include a
+  fingerprint of its prompts. A run.json without one was written before `--classifier hybrid` existed:
+  its `--classifier llm` was the hybrid, so it resumes as `--classifier hybrid` (and `--classifier llm`,
+  which now lets the LLM label every step, is refused on it).
 - `structure.jsonl`: one line per chain in input order (steps with text, offsets, mode, tokens, PIR),
   appended and flushed (fsync) as each chain finishes. It is the checkpoint: after Ctrl-C or kill -9
   the same command drops a torn last line, skips the chains already there and goes on.
@@ -32,11 +35,20 @@ from typing import Any
 
 from limopro_plugins import __version__
 from limopro_plugins.eval.grading import extract_math_answer
-from limopro_plugins.pir.classify import RuleClassifier
 from limopro_plugins.pir.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl_tolerant
-from limopro_plugins.pir.llm import OUTCOMES, ChatClient, LLMConfig, LLMError, hybrid_modes, llm_labels, llm_segment
+from limopro_plugins.pir.llm import (
+    OUTCOMES,
+    PROMPTS_BEFORE_FINGERPRINTS,
+    Annotation,
+    ChatClient,
+    ClassifierName,
+    LLMConfig,
+    LLMError,
+    SegmenterName,
+    annotate_reasoning,
+    prompts_fingerprint,
+)
 from limopro_plugins.pir.records import Chain, Fields, InputError, Reject, read_chains
-from limopro_plugins.pir.segment import Step, segment
 from limopro_plugins.pir.select import chain_rng, select_removals
 from limopro_plugins.pir.stats import stats_from_structure
 from limopro_plugins.text import THINK_CLOSE, Mode
@@ -87,18 +99,19 @@ class Settings:
     schema: str | None
     fields: dict[str, str | None] = field(default_factory=dict)
     limit: int | None = None
-    segmenter: str = "rule"
-    classifier: str = "rule"
+    segmenter: SegmenterName = "rule"
+    classifier: ClassifierName = "rule"
     llm_model: str | None = None
+    llm_prompts: dict[str, str] | None = None
 
     @property
     def uses_llm(self) -> bool:
-        return "llm" in (self.segmenter, self.classifier)
+        return self.segmenter != "rule" or self.classifier != "rule"
 
 
 def _settings(args: argparse.Namespace, source: str) -> Settings:
     fields = Fields(args.question_field, args.reasoning_field, args.solution_field, args.answer_field)
-    uses_llm = "llm" in (args.segmenter, args.classifier)
+    uses_llm = args.segmenter != "rule" or args.classifier != "rule"
     return Settings(
         source,
         args.model,
@@ -113,6 +126,7 @@ def _settings(args: argparse.Namespace, source: str) -> Settings:
         args.segmenter,
         args.classifier,
         args.llm_model if uses_llm else None,
+        prompts_fingerprint(args.segmenter, args.classifier),
     )
 
 
@@ -121,18 +135,52 @@ def _run_record(settings: Settings, shard: tuple[int, int] | None) -> dict[str, 
     return asdict(settings) | ({"shard": f"{shard[0]}/{shard[1]}"} if shard else {})
 
 
+def read_run_record(path: Path) -> dict[str, Any]:
+    """A run.json as this version writes it (`upgraded_run_record`)."""
+    return upgraded_run_record(json.loads(path.read_text()))
+
+
+def upgraded_run_record(written: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a run.json as this version writes them. One without "llm_prompts" was written
+    before `--classifier hybrid` existed: its classifier "llm" was the paper's hybrid and is read as
+    "hybrid", and its LLM components used the prompts of that time."""
+    if "llm_prompts" in written:
+        return written
+    record = dict(written)
+    if record.get("classifier") == "llm":
+        record["classifier"] = "hybrid"
+    before = {"segment": record.get("segmenter") == "llm", "classify": record.get("classifier") == "hybrid"}
+    record["llm_prompts"] = {part: PROMPTS_BEFORE_FINGERPRINTS[part] for part, used in before.items() if used} or None
+    return record
+
+
 def _check_settings(out: Path, settings: Settings, shard: tuple[int, int] | None) -> None:
     """Refuse to resume a run made with other scoring settings. The limit is checked against the rows
     instead (`_check_limit`): raising it continues a run."""
     path = out / "run.json"
-    if path.exists():
-        now = _run_record(settings, shard)
-        before = json.loads(path.read_text())
-        changed = {k: (before.get(k), v) for k, v in now.items() if before.get(k) != v and k != "limit"}
-        if changed:
-            raise PipelineError(
-                f"{out} holds a run with other settings {changed} (was, now); use another --output or delete the folder"
-            )
+    if not path.exists():
+        return
+    now = _run_record(settings, shard)
+    written = json.loads(path.read_text())
+    before = upgraded_run_record(written)
+    changed = {k: (before.get(k), v) for k, v in now.items() if before.get(k) != v and k != "limit"}
+    if not changed:
+        return
+    if changed.get("classifier") == ("hybrid", "llm") and written.get("classifier") == "llm":
+        raise PipelineError(
+            f"{out} holds a run made with --classifier llm before --classifier hybrid existed: that was the "
+            "paper's hybrid (the rules decide where they see a functional step, the LLM labels the rest). "
+            "Resume it with --classifier hybrid, or use another --output for --classifier llm, which now lets "
+            "the LLM label every step"
+        )
+    if set(changed) == {"llm_prompts"}:
+        raise PipelineError(
+            f"{out} holds a run made with other LLM prompts (another version of limopro-plugins): resuming "
+            "would label its chains two ways; use another --output or delete the folder"
+        )
+    raise PipelineError(
+        f"{out} holds a run with other settings {changed} (was, now); use another --output or delete the folder"
+    )
 
 
 def _check_limit(out: Path, limit: int | None, rows: Iterable[dict[str, Any]]) -> None:
@@ -242,31 +290,9 @@ def _count_records(source: str, limit: int | None) -> int | None:
     return min(total, limit) if limit is not None else total
 
 
-@dataclass
-class Annotation:
-    """A chain's steps and modes, with the LLM's per-step labels and per-call outcomes when one was asked."""
-
-    steps: list[Step]
-    modes: list[Mode]
-    details: list[dict[str, Any]] | None = None
-    llm: dict[str, str] = field(default_factory=dict)
-
-
 def annotate(chain: Chain, settings: Settings, client: ChatClient | None = None) -> Annotation:
     """Segment and classify one chain with the rules, or the LLM where the settings ask for it."""
-    llm: dict[str, str] = {}
-    steps = None
-    if settings.segmenter == "llm":
-        assert client is not None, "the LLM segmenter needs a client"
-        steps, llm["segment"] = llm_segment(client, chain.reasoning)
-    steps = steps or segment(chain.reasoning)
-    texts = [s.text for s in steps]
-    if settings.classifier != "llm":
-        return Annotation(steps, RuleClassifier().classify(texts), llm=llm)
-    assert client is not None, "the LLM classifier needs a client"
-    labels, llm["classify"] = llm_labels(client, chain.question, texts)
-    modes, details = hybrid_modes(texts, labels)
-    return Annotation(steps, modes, details, llm)
+    return annotate_reasoning(client, chain.question, chain.reasoning, settings.segmenter, settings.classifier)
 
 
 def annotated(
@@ -550,7 +576,7 @@ def merge(shards: list[Path], out: Path, *, register: str | None = None, force: 
     for shard in shards:
         if not (shard / "meta.json").is_file():
             raise PipelineError(f"{shard} is not a finished prune run (no meta.json): finish or resume it first")
-        runs.append((json.loads((shard / "run.json").read_text()), json.loads((shard / "meta.json").read_text())))
+        runs.append((read_run_record(shard / "run.json"), json.loads((shard / "meta.json").read_text())))
     specs = {r.pop("shard", None) for r, _ in runs}
     total = {s.split("/")[1] for s in specs if s}
     if (
