@@ -32,10 +32,11 @@ from limopro_plugins.pir.llm import (
     llm_labels,
     llm_segment,
     llm_structure,
+    prompts_fingerprint,
     rebuild_steps,
 )
 from limopro_plugins.pir.records import Chain, Reject, read_chains
-from limopro_plugins.pir.run import Settings, annotate, annotated
+from limopro_plugins.pir.run import Settings, annotate, annotated, upgraded_run_record
 from limopro_plugins.pir.segment import segment
 from limopro_plugins.text import Mode
 
@@ -483,6 +484,18 @@ def test_a_run_made_before_the_hybrid_was_named_resumes_as_the_hybrid(
     (out / "run.json").write_text(json.dumps(earlier | {"segmenter": "llm"}))
     refused = prune_cli(*common, "--segmenter", "llm", "--classifier", "hybrid")
     assert refused.returncode == 2 and "other LLM prompts" in refused.stderr and len(fake.requests) == asked
+
+
+def test_run_json_of_earlier_versions_reads_as_what_it_ran() -> None:
+    earlier = {"input": "in.jsonl", "model": "m", "segmenter": "rule", "classifier": "rule", "llm_model": None}
+    assert upgraded_run_record(earlier) == earlier | {"llm_prompts": None}  # rules only: resumes as before
+    hybrid = upgraded_run_record(earlier | {"classifier": "llm", "llm_model": "judge"})
+    assert hybrid["classifier"] == "hybrid" and hybrid["llm_prompts"] == prompts_fingerprint("rule", "hybrid")
+    segmented = upgraded_run_record(earlier | {"segmenter": "llm", "llm_model": "judge"})
+    assert segmented["llm_prompts"] == {"segment": PROMPTS_BEFORE_FINGERPRINTS["segment"]}
+    assert segmented["llm_prompts"] != prompts_fingerprint("llm", "rule")  # the segmenter prompt changed since
+    written = hybrid | {"classifier": "llm", "llm_prompts": prompts_fingerprint("rule", "llm")}
+    assert upgraded_run_record(written) == written  # a run.json with a fingerprint means what it says
 
 
 def prune_cli(*args: str) -> subprocess.CompletedProcess:
