@@ -44,14 +44,18 @@ def test_raw_dataset_without_scores(tmp_path: Path, tiny_qwen_dir: Path, capsys:
 
 
 def test_lm_eval_samples_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_qwen_dir: Path) -> None:
-    record = {"doc_id": 0, "filtered_resps": [["We add.\n\nWait, let me check.\n\nSo 5.", "Alternatively, 5."]]}
+    responses = [
+        "We add 2 + 3 = 5.\n\nWait, let me check it again: 5 - 3 = 2. Correct.\n\nSo the sum is 5.",
+        "So 2 + 3 = 5. Alternatively, 3 + 2 = 5 gives the same result.",
+    ]
+    record = {"doc_id": 0, "filtered_resps": [responses]}
     path = tmp_path / "samples_limopro_aime_2026.jsonl"
     path.write_text(json.dumps(record) + "\n")
     assert main([str(path), "--tokenizer", str(tiny_qwen_dir), "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["responses"] == 2
     assert {m: v["steps"] for m, v in stats["modes"].items()} == {
-        "progressive": 2,
+        "progressive": 3,
         "verification": 1,
         "multi_method": 1,
         "error_correction": 0,

@@ -21,33 +21,36 @@ from limopro_plugins.eval.patterns import (
 )
 from limopro_plugins.eval.task import pattern_metrics
 from limopro_plugins.pir.classify import RuleClassifier
+from limopro_plugins.eval.grading import extract_boxed
 from limopro_plugins.pir.segment import segment
-from tests.test_segment_classify import SAMPLE, fuzz_text
+from tests.pir.test_structure import fuzz_texts
+
+SAMPLE = Path(__file__).resolve().parents[1] / "limopro_plugins" / "data" / "sample_chains.jsonl"
 
 RESPONSE = (
-    "First we add the numbers to get ten.\n\n"  # progressive: 8 words
-    "Wait, let me check the sum again.\n\n"  # verification: 7 words
-    "Alternatively, count them one by one.\n\n"  # multi-method: 6 words
-    "So the answer is ten."  # progressive: 5 words
+    "First we add the numbers, so the sum is 10.\n\n"  # progressive: 10 words
+    "Wait, let me check the sum again: 1 + 2 + 3 + 4 = 10. Yes, correct.\n\n"  # verification: 18 words
+    "Alternatively, the formula gives 4 * 5 / 2 = 10, the same result.\n\n"  # multi-method: 14 words
+    "So the answer is 10."  # progressive: 5 words
 )
 
 
 def test_known_steps_give_known_shares_with_word_tokens() -> None:
     (found,) = profiles([RESPONSE], None)
-    assert found.steps == 4 and found.tokens == 26
-    assert found.mode_tokens == {"progressive": 13, "verification": 7, "multi_method": 6, "error_correction": 0}
+    assert found.steps == 4 and found.tokens == 47
+    assert found.mode_tokens == {"progressive": 15, "verification": 18, "multi_method": 14, "error_correction": 0}
     shares = found.shares()
-    assert shares["verification"] == pytest.approx(7 / 26) and sum(shares.values()) == pytest.approx(1)
+    assert shares["verification"] == pytest.approx(18 / 47) and sum(shares.values()) == pytest.approx(1)
     assert found.think_tokens is None and found.answer_tokens is None
 
 
 def test_think_split_counts_thinking_and_answer_tokens() -> None:
-    text = "<think>\nWe compute it.\n\nWait, check it.\n</think>\n\nThe answer is \\boxed{3}."
+    text = "<think>\nWe compute 2 + 1 = 3.\n\nWait, let me check it: 3 - 1 = 2.\n</think>\n\nThe answer is \\boxed{3}."
     (found,) = profiles([text], None)
-    assert found.think_tokens == 7  # "<think>", "We", "compute", "it.", "Wait,", "check", "it."
+    assert found.think_tokens == 18  # "<think>", "We", ..., "3.", "Wait,", "let", ..., "2."
     assert found.answer_tokens == 5  # "</think>", "The", "answer", "is", "\\boxed{3}."
     assert found.tokens == found.think_tokens + found.answer_tokens
-    assert found.mode_tokens["verification"] == 3 and found.steps == 2
+    assert found.mode_tokens["verification"] == 10 and found.steps == 2
 
 
 def test_think_end_is_the_first_closing_tag() -> None:
@@ -74,12 +77,13 @@ def test_a_token_before_the_first_character_is_in_no_step() -> None:
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.post_processor = processors.ByteLevel(trim_offsets=True)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe)
-    texts = [" Wait.", " Wait.</think>x", " So 5.\n\nWait, no."]
+    texts = [" 1 + 1 = 2. Wait, no.", " 1 + 1 = 2. Wait, no.</think>x", " So 5.\n\nWait, no."]
     assert tokenizer(texts[:1], add_special_tokens=False).encodings[0].offsets[0] == (0, 0)
     found = profiles(texts, tokenizer)
-    assert [p.tokens for p in found] == [6, 15, 17]
-    assert found[0].mode_tokens == {"progressive": 0, "verification": 5, "multi_method": 0, "error_correction": 0}
-    assert found[1].mode_tokens["progressive"] == 0 and found[1].think_tokens == 6
+    assert [p.tokens for p in found] == [len(text) for text in texts]  # one token per byte
+    assert found[0].mode_tokens["error_correction"] == len("Wait, no.")
+    assert sum(found[0].mode_tokens.values()) == found[0].tokens - 1  # the leading token is in no step
+    assert found[1].think_tokens == len(" 1 + 1 = 2. Wait, no.")
     for text, p in zip(texts, found):
         encoding = tokenizer([text], add_special_tokens=False).encodings[0]
         assert p == reference_profile(text, len(encoding), _offset_counter(encoding, len(text), len(encoding)))
@@ -113,8 +117,9 @@ def reference_profile(text: str, total: int, tokens_before: TokensBefore) -> Pro
     """Every step's tokens counted and added to its mode (what `profile` shortcuts)."""
     think_end = text.find("</think>")
     reasoning = text[:think_end] if think_end >= 0 else text
-    steps = segment(reasoning)
-    modes = RuleClassifier().classify([s.text for s in steps])
+    answer = extract_boxed(text[think_end:] if think_end >= 0 else text)
+    steps = segment(reasoning, answer)
+    modes = RuleClassifier(answer).classify([s.text for s in steps])
     before = [tokens_before(c) for c in [s.start for s in steps] + [len(reasoning)]]
     result = Profile(tokens=total, steps=len(steps))
     for i, mode in enumerate(modes):
@@ -130,7 +135,7 @@ def test_profiles_equal_the_per_step_reference(tiny_qwen_dir: Path) -> None:
 
     rng = random.Random(3)
     texts = [json.loads(line)["solution"] for line in SAMPLE.read_text().splitlines() if line.strip()]
-    texts += [fuzz_text(rng) for _ in range(300)]
+    texts += fuzz_texts(300, rng.randrange(1000))
     texts += [t[: len(t) // 2] + "</think>" + t[len(t) // 2 :] for t in texts[:50]]
     assert profiles(texts, None) == [reference_profile(t, *_word_counter(t)) for t in texts]
     texts = [t for t in texts if not re.search("[\ud800-\udfff]", t)]  # no tokenizer takes a lone surrogate

@@ -26,6 +26,7 @@ def make_record(i: int) -> dict:
         f"Next, we subtract {a} from the doubled value: {2 * (a + b) - a}.\n\n"
         f"Alternatively, we can write it as {a} + 2*{b} = {a + 2 * b}. Both agree.\n\n"
         f"Hmm, this is wrong: I first wrote {a + 2 * b + 1}. The mistake was an extra 1.\n\n"
+        f"So the value is {a + 2 * b}.\n\n"
         f"Let me verify once more: {a} + 2 * {b} = {a + 2 * b}.\n\n"
         f"**Final Answer**\n\\boxed{{{a + 2 * b}}}"
     )

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from limopro_plugins.pir.classify import Classifier, RuleClassifier
-from limopro_plugins.pir.segment import segment
+from limopro_plugins.pir.classify import Classifier
+from limopro_plugins.pir.segment import structure
 from limopro_plugins.pir.stats import PatternStats, StepRecord
 from limopro_plugins.text import Mode
 
@@ -18,12 +18,16 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def profile_text(text: str, tokenizer: Any, classifier: Classifier | None = None) -> list[StepRecord]:
-    """Segment and classify one reasoning text; count each step's tokens with `tokenizer`."""
-    steps = [s.text for s in segment(text)]
-    if not steps:
+def profile_text(
+    text: str, tokenizer: Any, classifier: Classifier | None = None, answer: str | None = None
+) -> list[StepRecord]:
+    """Segment and classify one reasoning text (`answer`: the chain's final answer, where known); count
+    each step's tokens with `tokenizer`."""
+    found = structure(text, answer)
+    if not found:
         return []
-    modes = (classifier or RuleClassifier()).classify(steps)
+    steps = [step.text for step, _ in found]
+    modes = classifier.classify(steps) if classifier is not None else [mode for _, mode in found]
     counts = [len(ids) for ids in tokenizer(steps, add_special_tokens=False)["input_ids"]]
     return [StepRecord(m.value, n) for m, n in zip(modes, counts)]
 
@@ -38,7 +42,7 @@ def stats_from_dataset(source: str, tokenizer: Any, **read_kwargs: Any) -> tuple
             rejected += 1
             print(f"skipped {item.location}: {item.reason}", file=sys.stderr)
         else:
-            stats.add(profile_text(item.reasoning, tokenizer))
+            stats.add(profile_text(item.reasoning, tokenizer, answer=item.answer))
     return stats, rejected
 
 

@@ -1,7 +1,8 @@
 """Reasoning patterns of generated responses: steps, token share per mode, thinking vs answer tokens.
 
 The evaluation tasks already tokenize every response once to count TOK; the pattern metrics reuse that
-call: a response is segmented and classified (regular expressions), and each step's tokens are counted
+call: a response is segmented and classified (`pir.segment.structure`, with the response's own boxed
+answer), and each step's tokens are counted
 from the token index at its first character (a fast tokenizer's `char_to_token`); a token straddling a
 step boundary counts for the later step. A response with `</think>` also gets its thinking tokens (before the
 marker) and final-answer tokens (after it) counted; its modes are measured over the thinking part.
@@ -16,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from limopro_plugins.eval.grading import extract_boxed
 from limopro_plugins.pir.segment import rule_steps
 from limopro_plugins.text import MODE_NAMES, THINK_CLOSE, Mode
 
@@ -108,7 +110,8 @@ def profile(text: str, n_tokens: int, tokens_before: TokensBefore) -> Profile:
     """The pattern profile of one response of `n_tokens` tokens (rule segmentation and modes)."""
     think_end = _find_think_end(text)
     reasoning = text[:think_end] if think_end >= 0 else text
-    n_steps, functional = rule_steps(reasoning)
+    # the response's own final answer tells where a second method has a result to confirm
+    n_steps, functional = rule_steps(reasoning, extract_boxed(text[think_end:] if think_end >= 0 else text))
     reasoning_tokens = tokens_before(think_end) if think_end >= 0 else n_tokens
     mode_tokens, mode_steps = _per_mode(), _per_mode()
     # Most steps are progressive: look tokens up at the functional steps' bounds only (a step ending

@@ -36,7 +36,7 @@ from typing import Any, Literal
 from limopro_plugins.pir.classify import RuleClassifier, rule_opinion
 from limopro_plugins.pir.io import atomic_write_json
 from limopro_plugins.pir.models import cache_dir
-from limopro_plugins.pir.segment import Step, segment
+from limopro_plugins.pir.segment import Step, segment, structure
 from limopro_plugins.text import MODE_NAMES, Mode
 
 LABELS = MODE_NAMES
@@ -356,12 +356,14 @@ def _details(rules: Sequence[Mode], labels: Sequence[Label] | None, modes: Seque
     ]
 
 
-def hybrid_modes(steps: Sequence[str], labels: Sequence[Label] | None) -> tuple[list[Mode], list[dict[str, Any]]]:
+def hybrid_modes(
+    steps: Sequence[str], labels: Sequence[Label] | None, answer: str | None = None
+) -> tuple[list[Mode], list[dict[str, Any]]]:
     """The paper's hybrid: where the rules see a functional step they decide, the LLM labels the rest
-    (the rules' progressive where it gave no valid answer).
+    (the rules' progressive where it gave no valid answer). `answer`: the chain's, for the rules.
 
     Also returns, per step, both labels (for the agreement table) and the related step."""
-    opinions = rule_opinion(steps)
+    opinions = rule_opinion(steps, answer)
     modes = [
         opinion or (labels[i].mode if labels is not None else Mode.PROGRESSIVE) for i, opinion in enumerate(opinions)
     ]
@@ -391,22 +393,27 @@ def annotate_reasoning(
     reasoning: str,
     segmenter: SegmenterName = "rule",
     classifier: ClassifierName = "rule",
+    answer: str | None = None,
 ) -> Annotation:
     """Segment and classify one chain's reasoning with the rules, or the LLM where asked (`client`
-    is then required). An LLM answer that stays invalid falls back to the rules for that part."""
+    is then required). An LLM answer that stays invalid falls back to the rules for that part.
+    `answer`: the chain's final answer, which tells the rules where a second method has a result."""
     llm: dict[str, str] = {}
     steps = None
     if segmenter == "llm":
         steps, llm["segment"] = llm_segment(_needed(client), reasoning)
-    steps = steps or segment(reasoning)
+    if steps is None and classifier == "rule":
+        found = structure(reasoning, answer)
+        return Annotation([step for step, _ in found], [mode for _, mode in found], llm=llm)
+    steps = steps or segment(reasoning, answer)
     texts = [s.text for s in steps]
     if classifier == "rule":
-        return Annotation(steps, RuleClassifier().classify(texts), llm=llm)
+        return Annotation(steps, RuleClassifier(answer).classify(texts), llm=llm)
     if classifier == "hybrid":
         labels, llm["classify"] = llm_labels(_needed(client), question, texts)
-        modes, details = hybrid_modes(texts, labels)
+        modes, details = hybrid_modes(texts, labels, answer)
     else:
-        rules = [opinion or Mode.PROGRESSIVE for opinion in rule_opinion(texts)]
+        rules = [opinion or Mode.PROGRESSIVE for opinion in rule_opinion(texts, answer)]
         labels, llm["classify"] = llm_labels(_needed(client), question, texts, hints=rules)
         modes, details = llm_modes(rules, labels)
     return Annotation(steps, modes, details, llm)
@@ -424,11 +431,12 @@ def llm_structure(
     reasoning: str,
     segmenter: SegmenterName = "rule",
     classifier: ClassifierName = "llm",
+    answer: str | None = None,
 ) -> list[tuple[int, int, Mode]]:
     """(start, end, mode) of every step of `reasoning`, as `python -m limopro_plugins.prune` would
     segment and classify it with these settings: what a structure benchmark scores against a gold file.
     The spans cover the reasoning without gaps."""
-    annotation = annotate_reasoning(client, question, reasoning, segmenter, classifier)
+    annotation = annotate_reasoning(client, question, reasoning, segmenter, classifier, answer)
     return [(step.start, step.end, mode) for step, mode in zip(annotation.steps, annotation.modes)]
 
 

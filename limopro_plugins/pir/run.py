@@ -292,7 +292,10 @@ def _count_records(source: str, limit: int | None) -> int | None:
 
 def annotate(chain: Chain, settings: Settings, client: ChatClient | None = None) -> Annotation:
     """Segment and classify one chain with the rules, or the LLM where the settings ask for it."""
-    return annotate_reasoning(client, chain.question, chain.reasoning, settings.segmenter, settings.classifier)
+    # the chain's answer tells the rules where a second method has a result to confirm
+    return annotate_reasoning(
+        client, chain.question, chain.reasoning, settings.segmenter, settings.classifier, boxed_answer(chain)
+    )
 
 
 def annotated(

@@ -1,50 +1,50 @@
-"""Cut a reasoning chain into sentences and group them into steps, deterministically and losslessly.
+"""Cut a reasoning chain into steps with their modes, deterministically and losslessly.
 
-The paper grouped sentences into coherent steps (typically 3-4 sentences) with an LLM, never changing a
-sentence. The rule-based grouping here follows the signals that LLM used:
-- a paragraph (text up to a blank line) never spans two steps;
-- a sentence whose opening carries a functional marker ("Wait", "Alternatively", "I made a mistake",
-  see `classify`) starts a new step, so every verification / alternative / correction is its own step;
-- inside a functional step, a sentence that resumes forward reasoning ("So", "Now", "Next", "Therefore",
-  ...) starts a new (progressive) step, so pruning a check never removes the progress after it.
+The paper grouped sentences into coherent steps (typically 3-4 sentences) with an LLM and labelled them
+with rule markers and an LLM. The rules here read a chain as a careful annotator does (`markers` holds
+the cues; docs/pir.md gives their scores on a gold set of real chains):
+
+- A functional step is a whole *episode*: it opens at a sentence whose cue says what follows (a check,
+  a second method, a correction; `markers.opener_mode`) and runs across sentences and paragraphs to its
+  conclusion. A check or a second method ends after its verdict ("that checks out", "same result"), at
+  a paragraph that concludes or moves on ("Therefore ...", "Now, ..."), or, for a check, at forward
+  planning ("So we need to ..."). A correction runs until reasoning resumes on the corrected basis (a
+  paragraph opening with "So" or "Therefore"). A cue of another kind inside an episode starts a new one
+  where the purpose changes: a correction always, a second method or a check after a verdict.
+- Modes come from context: a check or a correction needs a derived value before it, and a second method
+  needs the chain's answer (where known) obtained before it; before that, "Alternatively" is a new
+  attempt and so progressive.
+- Progressive text between episodes is grouped into steps of whole paragraphs holding three or more
+  sentences; a long paragraph is cut every four sentences.
+
 Every character belongs to exactly one step (whitespace goes with the text before it), so joining the
 steps gives back the reasoning byte for byte.
-
-Only sentences holding a marker string can start a functional step: one `MarkerScan` of the text finds
-the marker strings, only the sentences around them are located, and every other paragraph is one step.
-`rule_steps` counts the steps and gives the functional ones with their rule modes from the same scan,
-without locating the progressive steps (what evaluation needs).
 """
 
 from __future__ import annotations
 
 import bisect
-import itertools
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from limopro_plugins.pir.classify import MarkerScan, expand
+from limopro_plugins.pir import markers
 from limopro_plugins.text import PARAGRAPH_BREAK, Mode
 
-# A sentence ends after . ! ? (and closing quotes/brackets), before whitespace and a character that is
-# not lower-case (so "e.g. the" and "3.5" stay whole); a line break always ends one. The break starts
-# at its punctuation rather than after it (a look-behind), and both kinds open with one character set:
-# the regex engine then skips ahead to the candidates (. ! ? or a line break), about 2x faster than
-# trying each alternative at every character.
-_SENTENCE_BREAK = re.compile(r"[.!?\n](?:(?<=[.!?])[\"')\]*]*[ \t]+(?=[^\sa-z])|(?<=\n)\s*)")
-RESUME_WORDS = (
-    r"so|now|next|then|therefore|thus|hence|okay|ok|alright|all right|moving on|first|second|"
-    r"finally|putting (?:it|this) together|back to"
-)
-"""The words (a regex, any case) that open a sentence resuming forward reasoning."""
-_RESUMING_BREAK = re.compile(rf"{_SENTENCE_BREAK.pattern}(?=(?i:{RESUME_WORDS})\b)")
-"""A sentence break followed by a sentence that resumes: one search finds the first resuming sentence
-after a functional one. The break takes the whitespace after it, so the sentence opens with its word;
-only the resume words ignore case (the break's look-ahead must not)."""
-_RESUME_REACH = max(map(len, expand(RESUME_WORDS))) + 1
-"""How far past a sentence start the resuming-break search must read to tell a resume word (and the
-non-word character after it)."""
+SENTENCE_BREAK = re.compile(r"[.!?\n](?:(?<=[.!?])[\"')\]*]*[ \t]+(?=[^\sa-z])|(?<=\n)\s*)")
+"""A sentence ends after . ! ? (and closing quotes or brackets) before whitespace and a character that is
+not lower-case ("e.g. the" and "3.5" stay whole); a line break always ends one."""
+
+OPENING_CHARS = 240
+"""How much of a sentence is read for the cues that open an episode."""
+SENTENCE_CHARS = 1000
+"""How much of a sentence is read for the other cues (a verdict, a conclusion): a longer "sentence" is
+degenerate output, and the cap keeps every regex search bounded, so a chain costs time linear in its
+length."""
+STEP_SENTENCES = 3
+"""A progressive step closes at the end of the paragraph that brings it to this many sentences."""
+LONG_PARAGRAPH = 6
+CUT_SENTENCES = 4
+"""A progressive paragraph of LONG_PARAGRAPH sentences or more is cut every CUT_SENTENCES sentences."""
 
 
 @dataclass(frozen=True)
@@ -62,142 +62,262 @@ def paragraph_starts(text: str) -> list[int]:
     if not text:
         return []
     leading = PARAGRAPH_BREAK.match(text)
-    ends = list(map(re.Match.end, PARAGRAPH_BREAK.finditer(text, leading.end() if leading else 0)))
+    ends = [m.end() for m in PARAGRAPH_BREAK.finditer(text, leading.end() if leading else 0)]
     if ends and ends[-1] == len(text):
         ends.pop()
     return [0, *ends]
 
 
-def _sentence_start(text: str, cursor: int, marker: int, paragraph: int) -> int:
-    """Where the sentence holding `marker` starts, given a sentence start `cursor` before it: after the
-    last sentence break between them. A break never holds a marker's first character (a letter), so one
-    ending at the marker is seen by the search up to the character after it (its look-ahead's). A line
-    break right at the paragraph's start cuts nothing (the text before it would be empty)."""
-    start = cursor
-    for found in _SENTENCE_BREAK.finditer(text, cursor, marker + 1):
-        if found.start() != paragraph or text[paragraph] != "\n":
-            start = found.end()
-    return start
+def sentence_bounds(text: str) -> tuple[list[int], list[int]]:
+    """Where the sentences of `text` start (then its end), and each sentence's paragraph index. The
+    sentences cover the text without gap: the whitespace after a sentence is part of it, a paragraph's
+    last sentence holds the blank line after it, and a break right after another cuts nothing."""
+    edges = paragraph_starts(text)
+    starts: list[int] = []
+    paragraphs: list[int] = []
+    cuts = [(cut.start(), cut.end()) for cut in SENTENCE_BREAK.finditer(text)]
+    k = 0
+    for paragraph, start in enumerate(edges):
+        end = edges[paragraph + 1] if paragraph + 1 < len(edges) else len(text)
+        starts.append(start)
+        paragraphs.append(paragraph)
+        cursor = start  # the open sentence's start
+        while k < len(cuts) and cuts[k][0] < start:
+            k += 1
+        while k < len(cuts) and cuts[k][1] < end:
+            cut_start, cut_end = cuts[k]
+            k += 1
+            if cut_start >= cursor and text[cursor:cut_start].strip():
+                starts.append(cut_end)
+                paragraphs.append(paragraph)
+                cursor = cut_end
+    return [*starts, len(text)], paragraphs
 
 
-_Opener = tuple[int, Mode | None, bool]
-"""A classified sentence: its end, its mode, and whether its opening (see `classify.opening`) ends
-inside it, at a sentence end: then a step starting with it has the same opening, so the same mode."""
+def answer_position(reasoning: str, answer: str | None) -> int:
+    """Where the chain's final answer first appears in its reasoning, written as in the answer or with
+    \\sqrt{x} as √x or sqrt(x) and \\frac{a}{b} as a/b, spaces ignored; -1 when no answer is known (then
+    any derived value counts as a result to confirm), past the end when the reasoning never states it."""
+    plain = (answer or "").strip().strip("$").strip()
+    if not plain:
+        return -1
+    forms = {
+        plain,
+        re.sub(r"\\sqrt\{([^{}]*)\}", r"√\1", plain),
+        re.sub(r"\\sqrt\{([^{}]*)\}", r"sqrt(\1)", plain),
+        re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"\1/\2", plain),
+    }
+    first = len(reasoning) + 1
+    for form in forms:
+        pattern = r"\s*".join(map(re.escape, form.replace(" ", "")))
+        found = re.search(rf"(?<![\w.]){pattern}(?!\w)", reasoning)
+        if found:
+            first = min(first, found.start())
+    return first
 
 
-def _step(scan: MarkerScan, start: int, end: int, opener: _Opener | None) -> tuple[int, int, Mode | None]:
-    """The step text[start:end] with its mode: that of its first sentence (`opener`, where classified)
-    when the sentence is all of the step or holds its opening, else from the scan."""
-    if opener is not None and (opener[0] == end or opener[2]):
-        return start, end, opener[1]
-    return start, end, scan.mode(start, end)
+class _Chain:
+    """A reasoning's sentences, its folded text and the cue anchors in each sentence."""
+
+    def __init__(self, text: str, *, shortcut: bool = True) -> None:
+        self.text = text
+        self.folded = markers.fold(text)
+        self.starts, self.paragraphs = sentence_bounds(text)
+        paragraphs = self.paragraphs
+        self.paragraph_firsts = [i for i in range(len(paragraphs)) if i == 0 or paragraphs[i - 1] != paragraphs[i]]
+        self.anchors: dict[int, frozenset[str]]
+        if shortcut:
+            found: dict[int, set[str]] = {}
+            starts = self.starts
+            for anchor, at in markers.anchor_hits(self.folded):
+                found.setdefault(bisect.bisect_right(starts, at) - 1, set()).add(anchor)
+            self.anchors = {i: frozenset(anchors) for i, anchors in found.items()}
+        else:  # every branch of every cue read on every sentence: what the shortcut must equal
+            self.anchors = dict.fromkeys(range(len(paragraphs)), markers.ALL_ANCHORS)
+        self._heads: dict[int, markers.Sentence] = {}
+
+    def __len__(self) -> int:
+        return len(self.paragraphs)
+
+    def sentence(self, i: int) -> markers.Sentence:
+        """Sentence i as the opening cues read it (its first OPENING_CHARS characters); NO_SENTENCE past
+        the end or for a sentence without anchors (no cue can match it)."""
+        anchors = self.anchors.get(i)
+        if anchors is None:
+            return markers.NO_SENTENCE
+        head = self._heads.get(i)
+        if head is None:
+            start, end = self.starts[i], self.starts[i + 1]
+            head = markers.Sentence(self.folded[start : min(end, start + OPENING_CHARS)], markers.candidates(anchors))
+            self._heads[i] = head
+        return head
+
+    def whole(self, i: int) -> markers.Sentence:
+        """Sentence i (its first SENTENCE_CHARS characters) as the cues that may match anywhere read it."""
+        start, end = self.starts[i], self.starts[i + 1]
+        return markers.Sentence(self.folded[start : min(end, start + SENTENCE_CHARS)], markers.candidates(self.anchors[i]))
+
+    def paragraph_start(self, i: int) -> bool:
+        return i == 0 or self.paragraphs[i - 1] != self.paragraphs[i]
+
+    def starts_with(self, pattern: re.Pattern[str], i: int) -> bool:
+        return pattern.match(self.folded, self.starts[i], self.starts[i + 1]) is not None
+
+    def holds(self, cue: markers.Cue, i: int) -> bool:
+        """Whether sentence i holds the cue anywhere (a sentence without any anchor is skipped at once)."""
+        anchors = self.anchors.get(i)
+        return anchors is not None and cue.name in markers.candidates(anchors) and cue.search(self.whole(i))
+
+    def weight(self, i: int) -> int:
+        """A sentence counts toward a step's length when it holds two words (not a lone `\\[` line)."""
+        return 1 if len(self.text[self.starts[i] : self.starts[i + 1]].split(None, 2)) >= 2 else 0
 
 
-def _paragraph_steps(
-    text: str,
-    scan: MarkerScan,
-    start: int,
-    end: int,
-    first: int,
-    last: int,
-) -> list[tuple[int, int, Mode | None]]:
-    """The steps (start, end, rule mode) of the paragraph text[start:end], whose marker strings are
-    `scan.starts[first:last]`.
-
-    Only a sentence holding a marker string can be functional, so only those sentences are located
-    (from the marker on: a search back to the sentence's start, one forward to its end) and classified.
-    After a functional sentence the first sentence that resumes forward reasoning starts a step, unless
-    a functional sentence comes first. It is searched for only up to the next marker string (the next
-    functional sentence cannot start later), then on from that marker's sentence if it is not
-    functional: every character is read a bounded number of times, even in a paragraph of thousands of
-    "Wait" sentences. No other sentence is ever cut out, so a paragraph costs a few regex calls per
-    sentence holding a marker, whatever its length."""
-    starts, mode_of = scan.starts, scan.mode
-    steps = []
-    step, opener = start, None  # the open step's start, and its first sentence where that was classified
-    cursor = start  # a sentence start at or before the next marker
-    resume_from = -1  # after a functional sentence: where the search for a resuming sentence goes on
-    i = first
-    while i < last:
-        marker = starts[i]
-        if resume_from >= 0:
-            # a break ending at or before the marker is read whole within this reach: it never holds the
-            # marker's first character (a letter), and the resume word after it ends within the reach
-            resuming = _RESUMING_BREAK.search(text, resume_from, min(end, marker + _RESUME_REACH))
-            if resuming is not None and resuming.end() <= marker:  # so at or before the marker's sentence
-                steps.append(_step(scan, step, resuming.end(), opener))
-                step, opener, cursor, resume_from = resuming.end(), None, resuming.end(), -1
-        s_start = cursor if marker == cursor else _sentence_start(text, cursor, marker, start)
-        found = _SENTENCE_BREAK.search(text, marker, end)
-        s_end = found.end() if found else end
-        mode = mode_of(s_start, s_end)
-        if mode is not None or s_start == step:
-            if s_start > step:
-                steps.append(_step(scan, step, s_start, opener))
-                step = s_start
-            # a break with a line break, or punctuation right before whitespace, ends the opening
-            opener = (
-                s_end,
-                mode,
-                found is not None and (text[found.start()] == "\n" or text[found.start() + 1] in " \t"),
-            )
-        if mode is not None or resume_from >= 0:  # search on from this sentence's break (it may resume)
-            resume_from = found.start() if s_end < end else -1  # type: ignore[union-attr]  # found: s_end < end
-        cursor = s_end
-        i = bisect.bisect_left(starts, s_end, i + 1, last)
-    if resume_from >= 0 and (resuming := _RESUMING_BREAK.search(text, resume_from, end)) is not None:
-        steps.append(_step(scan, step, resuming.end(), opener))
-        step, opener = resuming.end(), None
-    steps.append(_step(scan, step, end, opener))
-    return steps
+def _concludes(chain: _Chain, i: int, mode: Mode) -> bool:
+    """Whether the paragraph from sentence i holds the episode's own conclusion (its verdict), so that a
+    "Therefore" opening it still belongs to the episode."""
+    cue = markers.CONFIRM if mode is Mode.MULTI_METHOD else markers.VERDICT
+    k = i
+    while k < len(chain) and chain.paragraphs[k] == chain.paragraphs[i]:
+        if chain.holds(cue, k):
+            return True
+        k += 1
+    return False
 
 
-def _marked_paragraphs(markers: list[int], edges: list[int]) -> Iterator[tuple[int, int, int]]:
-    """The paragraphs (`edges`: their starts, then the text's end) that hold one of the sorted `markers`,
-    in order, as (paragraph index, its first marker's index, the index after its last): two
-    bisections per such paragraph, whatever its number of markers."""
-    i = 0
-    while i < len(markers):
-        k = bisect.bisect_right(edges, markers[i]) - 1
-        j = bisect.bisect_left(markers, edges[k + 1], i)
-        yield k, i, j
+def _closes(chain: _Chain, i: int, mode: Mode, opens: Mode | None, verdict: bool, first: int) -> bool:
+    """Whether the open episode (`mode`, opened at sentence `first`, its verdict seen or not) ends before
+    sentence i, which would open an episode of mode `opens` (or None)."""
+    paragraph_start = chain.paragraph_start(i)
+    if mode is Mode.ERROR_CORRECTION:
+        if opens is Mode.ERROR_CORRECTION and verdict:
+            return True
+        return paragraph_start and (
+            chain.holds(markers.CONCLUDE, i) or chain.starts_with(markers.SO, i) or chain.starts_with(markers.MOVE_ON, i)
+        )
+    if opens is not None and (verdict or (opens is not mode and opens is not Mode.VERIFICATION)):
+        return True
+    if paragraph_start:
+        moves = chain.holds(markers.CONCLUDE, i) or (
+            mode is Mode.VERIFICATION and chain.starts_with(markers.MOVE_ON, i)
+        )
+        if moves and (verdict or not _concludes(chain, i, mode)):
+            return True
+    if verdict and (paragraph_start or chain.holds(markers.CONCLUDE, i)):
+        return True
+    return mode is Mode.VERIFICATION and i > first and chain.holds(markers.GO_ON, i)
+
+
+def _opener(chain: _Chain, i: int, result_seen: bool, answer_seen: bool) -> Mode | None:
+    """The mode of an episode opening at sentence i, or None."""
+    if markers.OPENING_ANCHORS.isdisjoint(chain.anchors.get(i, ())):
+        return None
+    first = chain.sentence(i)
+    same_paragraph = i + 1 < len(chain) and chain.paragraphs[i + 1] == chain.paragraphs[i]
+    second = chain.sentence(i + 1) if same_paragraph else markers.NO_SENTENCE
+    mode = markers.opener_mode(first, second, result_seen=result_seen, answer_seen=answer_seen)
+    if (
+        mode is None
+        and result_seen
+        and first.text.rstrip().endswith("?")
+        and 0 < len(second.text) < 60
+        and markers.VERIFY.search(second)
+        and not markers.DOUBT.search(second)
+    ):
+        mode = Mode.VERIFICATION  # "Is 27 the smallest? Let me check." opens at the question
+    return mode
+
+
+def _episodes(chain: _Chain, answer_at: int) -> list[tuple[int, int, Mode]]:
+    """The functional episodes as (first sentence, sentence after the last, mode).
+
+    Only two kinds of sentence can change anything: those holding a cue anchor, and paragraph starts
+    inside an episode (where one may close). Every other sentence is stepped over."""
+    found: list[tuple[int, int, Mode]] = []
+    result_seen = False
+    mode: Mode | None = None
+    first, verdict = 0, False
+    anchored = chain.anchors
+    events = sorted({*anchored, *chain.paragraph_firsts})
+    for i in events:
+        if mode is None and i not in anchored:
+            continue
+        opens = None if i == 0 else _opener(chain, i, result_seen, answer_at < 0 or chain.starts[i] > answer_at)
+        if mode is not None and _closes(chain, i, mode, opens, verdict, first):
+            found.append((first, i, mode))
+            mode = None
+        if mode is None and opens is not None:
+            mode, first, verdict = opens, i, False
+        if mode is not None and i > first and not verdict:
+            verdict = chain.holds(markers.CONFIRM if mode is Mode.MULTI_METHOD else markers.VERDICT, i)
+        if not result_seen:
+            result_seen = chain.holds(markers.RESULT, i)
+    if mode is not None:
+        found.append((first, len(chain), mode))
+    return found
+
+
+def _progressive_starts(chain: _Chain, start: int, end: int) -> list[int]:
+    """Where the progressive steps of sentences [start, end) start: whole paragraphs until a step holds
+    STEP_SENTENCES sentences; a paragraph of LONG_PARAGRAPH or more is cut every CUT_SENTENCES; a step of
+    one sentence joins the paragraph after it, or at the end the step before it."""
+    starts: list[int] = []
+    weight = -1  # sentences in the open step; -1: none open
+    i = start
+    while i < end:
+        j = i
+        while j < end and chain.paragraphs[j] == chain.paragraphs[i]:
+            j += 1
+        sizes = [chain.weight(k) for k in range(i, j)]
+        size = sum(sizes)
+        if weight < 0 or weight >= STEP_SENTENCES or (size >= LONG_PARAGRAPH and weight >= 2):
+            starts.append(i)
+            weight = 0
+        if size >= LONG_PARAGRAPH:
+            left = size
+            for k in range(i, j):
+                if weight >= CUT_SENTENCES and left >= 2:
+                    starts.append(k)
+                    weight = 0
+                weight += sizes[k - i]
+                left -= sizes[k - i]
+            weight = max(weight, STEP_SENTENCES)  # the paragraph's last piece closes with it
+        else:
+            weight += size
         i = j
+    if len(starts) > 1 and sum(chain.weight(k) for k in range(starts[-1], end)) < 2:
+        starts.pop()
+    return starts
 
 
-def _marked_steps(reasoning: str) -> tuple[list[int], list[tuple[int, list[tuple[int, int, Mode | None]]]]]:
-    """The paragraph edges of `reasoning` (starts, then its end), and for each paragraph that holds a
-    marker string its index and steps; every other paragraph is one progressive step."""
-    scan = MarkerScan(reasoning)
-    edges = [*paragraph_starts(reasoning), len(reasoning)]
-    return edges, [
-        (k, _paragraph_steps(reasoning, scan, edges[k], edges[k + 1], i, j))
-        for k, i, j in _marked_paragraphs(scan.starts, edges)
+def structure(reasoning: str, answer: str | None = None, *, shortcut: bool = True) -> list[tuple[Step, Mode]]:
+    """The steps of `reasoning` with their modes (see the module docstring). `answer`, the chain's final
+    answer where known, tells where a second method has something to confirm. `shortcut=False` runs
+    every cue on every sentence instead of only where its anchors are (the same result, slower: tests)."""
+    if not reasoning:
+        return []
+    chain = _Chain(reasoning, shortcut=shortcut)
+    bounds: list[tuple[int, Mode]] = []  # (first sentence, mode) of each step
+    done = 0
+    for first, after, mode in _episodes(chain, answer_position(reasoning, answer)):
+        bounds += [(k, Mode.PROGRESSIVE) for k in _progressive_starts(chain, done, first)]
+        bounds.append((first, mode))
+        done = after
+    bounds += [(k, Mode.PROGRESSIVE) for k in _progressive_starts(chain, done, len(chain))]
+    offsets = [chain.starts[k] for k, _ in bounds] + [len(reasoning)]
+    return [
+        (Step(reasoning[offsets[n] : offsets[n + 1]], offsets[n], offsets[n + 1]), mode)
+        for n, (_, mode) in enumerate(bounds)
     ]
 
 
-def segment(reasoning: str) -> list[Step]:
-    """Group the sentences of `reasoning` into steps (see the module docstring for the rules)."""
-    edges, marked = _marked_steps(reasoning)
-    bounds: list[int] = []  # built in one pass: inserting into `edges` would move its tail every time
-    done = 0  # the paragraphs before this index are in `bounds`
-    for k, steps in marked:
-        bounds += edges[done:k]
-        bounds += [a for a, _, _ in steps]
-        done = k + 1
-    bounds += edges[done:]
-    return [Step(reasoning[a:b], a, b) for a, b in itertools.pairwise(bounds)]
+def segment(reasoning: str, answer: str | None = None) -> list[Step]:
+    """The steps of `reasoning` (see `structure`)."""
+    return [step for step, _ in structure(reasoning, answer)]
 
 
-def rule_steps(reasoning: str) -> tuple[int, list[tuple[int, int, Mode]]]:
-    """How many steps `segment` makes of `reasoning`, and the functional ones as (start, end, mode) by
-    `RuleClassifier`, from one marker scan. Evaluation counts tokens per mode, so it never needs the
-    progressive steps (most of a response) one by one, nor the steps' strings."""
-    edges, marked = _marked_steps(reasoning)
-    n_steps = len(edges) - 1
-    functional: list[tuple[int, int, Mode]] = []
-    for _, steps in marked:
-        n_steps += len(steps) - 1
-        for step in steps:
-            if step[2] is not None:
-                functional.append(step)  # type: ignore[arg-type]  # step[2] is not None
-    return n_steps, functional
+def rule_steps(reasoning: str, answer: str | None = None) -> tuple[int, list[tuple[int, int, Mode]]]:
+    """How many steps `structure` makes of `reasoning`, and the functional ones as (start, end, mode):
+    what the evaluation's pattern metrics count."""
+    steps = structure(reasoning, answer)
+    return len(steps), [(step.start, step.end, mode) for step, mode in steps if mode.functional]
