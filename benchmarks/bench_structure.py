@@ -28,8 +28,9 @@ def baseline() -> Structurer | None:
     """The rules of BASELINE, loaded from git history (None outside a git checkout)."""
 
     def source(path: str) -> str:
-        return subprocess.run(["git", "show", f"{BASELINE}:{path}"], cwd=REPO, check=True, capture_output=True,
-                              text=True).stdout
+        return subprocess.run(
+            ["git", "show", f"{BASELINE}:{path}"], cwd=REPO, check=True, capture_output=True, text=True
+        ).stdout
 
     try:
         classify_source = source("limopro_plugins/classify.py")
@@ -65,10 +66,14 @@ def main() -> None:
         tokenizer = load_tokenizer(resolve(args.tokenizer))
     chains = read_jsonl(args.chains)
     characters = sum(len(split_response(c["solution"]).reasoning) for c in chains)
-    print(f"{len(chains)} chains, {characters:,} characters of reasoning, scored per character against {args.gold.name}")
+    print(
+        f"{len(chains)} chains, {characters:,} characters of reasoning, scored per character against {args.gold.name}"
+    )
     old = baseline()
     print(f"\n== baseline: sentence-level markers ({BASELINE})")
-    print(score_files(args.chains, args.gold, old, tokenizer).table() if old else "not available (needs the git history)")
+    print(
+        score_files(args.chains, args.gold, old, tokenizer).table() if old else "not available (needs the git history)"
+    )
     print("\n== current: episode-level steps, modes from context")
     print(score_files(args.chains, args.gold, rule_structure, tokenizer).table())
 

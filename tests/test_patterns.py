@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from transformers import PythonBackend
 
+from limopro_plugins.eval.grading import extract_boxed
 from limopro_plugins.eval.patterns import (
     Profile,
     TokensBefore,
@@ -21,7 +22,6 @@ from limopro_plugins.eval.patterns import (
 )
 from limopro_plugins.eval.task import pattern_metrics
 from limopro_plugins.pir.classify import RuleClassifier
-from limopro_plugins.eval.grading import extract_boxed
 from limopro_plugins.pir.segment import segment
 from tests.pir.test_structure import fuzz_texts
 

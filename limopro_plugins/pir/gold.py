@@ -80,17 +80,23 @@ class Scores:
     def table(self) -> str:
         lines = [f"{'mode':18} {'precision':>9} {'recall':>7} {'F1':>6} {'share':>7} {'gold':>7}"]
         for mode, (p, r, f) in self.per_mode.items():
-            lines.append(f"{mode:18} {p:9.3f} {r:7.3f} {f:6.3f} {100 * self.shares[mode]:6.1f}% "
-                         f"{100 * self.gold_shares[mode]:6.1f}%")
+            lines.append(
+                f"{mode:18} {p:9.3f} {r:7.3f} {f:6.3f} {100 * self.shares[mode]:6.1f}% "
+                f"{100 * self.gold_shares[mode]:6.1f}%"
+            )
         progressive = Mode.PROGRESSIVE.value
-        lines.append(f"{progressive:18} {'':9} {'':7} {'':6} {100 * self.shares[progressive]:6.1f}% "
-                     f"{100 * self.gold_shares[progressive]:6.1f}%")
+        lines.append(
+            f"{progressive:18} {'':9} {'':7} {'':6} {100 * self.shares[progressive]:6.1f}% "
+            f"{100 * self.gold_shares[progressive]:6.1f}%"
+        )
         p, r, f = self.functional
         lines.append(f"{'functional':18} {p:9.3f} {r:7.3f} {f:6.3f}   (functional versus progressive)")
         lines.append(f"macro F1 over the three functional modes: {self.macro_f1:.3f}")
         for kind, values in self.lengths.items():
-            lines.append(f"{kind} steps: {len(values['sentences'])}, sentences median (quartiles) "
-                         f"{_quartiles(values['sentences'])}, tokens {_quartiles(values['tokens'])}")
+            lines.append(
+                f"{kind} steps: {len(values['sentences'])}, sentences median (quartiles) "
+                f"{_quartiles(values['sentences'])}, tokens {_quartiles(values['tokens'])}"
+            )
         return "\n".join(lines)
 
 
@@ -105,14 +111,19 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def score(chains: Sequence[dict[str, Any]], gold: dict[str, list[dict[str, str]]],
-          structurer: Structurer = rule_structure, tokenizer: Any = None) -> Scores:
+def score(
+    chains: Sequence[dict[str, Any]],
+    gold: dict[str, list[dict[str, str]]],
+    structurer: Structurer = rule_structure,
+    tokenizer: Any = None,
+) -> Scores:
     """Score `structurer` on LIMO-schema chains ({"id", "solution", "answer"}) against `gold` (episodes
     by chain id). `tokenizer` (optional) measures step lengths in tokens."""
     all_gold: list[str] = []
     all_predicted: list[str] = []
-    lengths: dict[str, dict[str, list[int]]] = {kind: {"sentences": [], "tokens": []}
-                                                for kind in ("functional", "progressive")}
+    lengths: dict[str, dict[str, list[int]]] = {
+        kind: {"sentences": [], "tokens": []} for kind in ("functional", "progressive")
+    }
     for chain in chains:
         if chain["id"] not in gold:
             raise ValueError(f"the gold file has no annotation for chain {chain['id']}")

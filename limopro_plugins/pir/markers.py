@@ -17,15 +17,17 @@ match holds an anchor, so the shortcut never changes a result).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-import re
 
 import ahocorasick_rs
 
 from limopro_plugins.text import Mode
 
-_LEAD = r"(?:(?:but|and|so|hmm+|oh|ok(?:ay)?|well|yeah|also|however|now|actually|wait|hold on|hang on|no)\b[,:.!;]?\s*)*"
+_LEAD = (
+    r"(?:(?:but|and|so|hmm+|oh|ok(?:ay)?|well|yeah|also|however|now|actually|wait|hold on|hang on|no)\b[,:.!;]?\s*)*"
+)
 """Discourse particles that may stand before a cue at a sentence's start ("But wait, ...")."""
 
 _INTENT = (
@@ -50,7 +52,9 @@ class Cue:
 
     def __init__(self, name: str, branches: Iterable[tuple[str, str]]) -> None:
         self.name = name
-        self.branches = tuple(Branch(name, tuple(anchors.split("|")), re.compile(pattern)) for anchors, pattern in branches)
+        self.branches = tuple(
+            Branch(name, tuple(anchors.split("|")), re.compile(pattern)) for anchors, pattern in branches
+        )
 
     def __repr__(self) -> str:
         return f"Cue({self.name!r})"
@@ -68,160 +72,252 @@ class Sentence:
     branches: dict[str, list[Branch]]
 
 
-ERROR = Cue("error", [
-    ("wait|hold on|hmm|oh", r"\b(?:wait|hold on|hmm+|oh)[,.!]?\s+no\b"),
-    ("no,|no.|no!", r"^\W*no[,.!]\s+(?:wait|that|this|it|i|actually)\b"),
-    ("wait", r"\bno,? wait\b"),
-    ("oops", r"\b(?:wh)?oops\b"),
-    ("wrong|incorrect|mistake|error",
-     r"\b(?:that|this|it|which)(?:'s| is| was)(?: not)? (?:quite )?(?:wrong|incorrect|a mistake|an error)\b"),
-    ("not right|not correct|not true", r"\b(?:that|this|it)(?:'s| is| was) not (?:right|correct|true)\b"),
-    ("be right|be correct|be true|seem right|make sense|add up",
-     r"\bthat (?:can(?:'t|not)|doesn't|does not|couldn't) (?:be right|be correct|be true|seem right|make sense|add up)\b"),
-    ("mistake|error|slip",
-     r"\bi (?:think i |must have |might have |may have )?(?:made|make|have made) (?:a |an )?(?:\w+ )?(?:mistake|error|slip)"),
-    ("mistake|error|my bad", r"\bmy (?:mistake|error|bad)\b"),
-    ("mis|messed up|wrong|forgot|overlooked",
-     r"\bi (?:think i |must have |might have )?(?:mis(?:read|calculated|counted|computed|applied|understood|interpreted"
-     r"|placed|wrote)|messed up|got (?:it|that|this) wrong|was wrong|forgot|overlooked)\b"),
-    ("incorrect|mistake|wrong", r"\b(?:i|we) (?:incorrectly|mistakenly|wrongly)\b"),
-    ("incorrect|mistake|wrong",
-     r"\b(?:incorrectly|mistakenly|wrongly) (?:\w+ )?(?:computed|calculated|assumed|counted|expanded|wrote|added|applied"
-     r"|simplified|stated)\b"),
-    ("conflict|contradict|inconsistent|disagree|t match",
-     r"\b(?:conflict(?:s|ing)?|contradict(?:s|ing)?|inconsistent|disagree(?:s|ing)?|doesn't match|does not match)\b"
-     r"[^.?!\n]{0,30}\b(?:previous|earlier|first|original|prior|above|before|initial)\b"),
-    ("wrong|flawed|incorrect|invalid|mistaken| off",
-     r"\b(?:my|the|this|that|our) (?:whole |entire |previous |earlier |initial |first |original )?(?:approach|reasoning"
-     r"|assumption|calculation|computation|answer|method|logic|count|result|expansion|simplification) (?:is|was|must be"
-     r"|seems|might be) (?:wrong|flawed|incorrect|invalid|mistaken|off)\b"),
-    ("let me correct|let me fix", r"\blet me (?:correct|fix) (?:that|this|it|the|my)\b"),
-    (", not", r"\bshould (?:be|have been) [^.?!\n]{1,40}, not\b"),
-    (", not", r"\b(?:is|are|be|equals?|gives?) [^.?!\n]{1,25}, not [-\d\\$(]"),
-    ("wrong", r"\b(?:where|what) did i go wrong\b"),
-    ("mistake|error", r"\bthat's the (?:mistake|error)\b|\bthe (?:mistake|error) (?:is|was)\b"),
-])
+ERROR = Cue(
+    "error",
+    [
+        ("wait|hold on|hmm|oh", r"\b(?:wait|hold on|hmm+|oh)[,.!]?\s+no\b"),
+        ("no,|no.|no!", r"^\W*no[,.!]\s+(?:wait|that|this|it|i|actually)\b"),
+        ("wait", r"\bno,? wait\b"),
+        ("oops", r"\b(?:wh)?oops\b"),
+        (
+            "wrong|incorrect|mistake|error",
+            r"\b(?:that|this|it|which)(?:'s| is| was)(?: not)? (?:quite )?(?:wrong|incorrect|a mistake|an error)\b",
+        ),
+        ("not right|not correct|not true", r"\b(?:that|this|it)(?:'s| is| was) not (?:right|correct|true)\b"),
+        (
+            "be right|be correct|be true|seem right|make sense|add up",
+            r"\bthat (?:can(?:'t|not)|doesn't|does not|couldn't) (?:be right|be correct|be true|seem right|make sense|add up)\b",
+        ),
+        (
+            "mistake|error|slip",
+            r"\bi (?:think i |must have |might have |may have )?(?:made|make|have made) (?:a |an )?(?:\w+ )?(?:mistake|error|slip)",
+        ),
+        ("mistake|error|my bad", r"\bmy (?:mistake|error|bad)\b"),
+        (
+            "mis|messed up|wrong|forgot|overlooked",
+            r"\bi (?:think i |must have |might have )?(?:mis(?:read|calculated|counted|computed|applied|understood|interpreted"
+            r"|placed|wrote)|messed up|got (?:it|that|this) wrong|was wrong|forgot|overlooked)\b",
+        ),
+        ("incorrect|mistake|wrong", r"\b(?:i|we) (?:incorrectly|mistakenly|wrongly)\b"),
+        (
+            "incorrect|mistake|wrong",
+            r"\b(?:incorrectly|mistakenly|wrongly) (?:\w+ )?(?:computed|calculated|assumed|counted|expanded|wrote|added|applied"
+            r"|simplified|stated)\b",
+        ),
+        (
+            "conflict|contradict|inconsistent|disagree|t match",
+            r"\b(?:conflict(?:s|ing)?|contradict(?:s|ing)?|inconsistent|disagree(?:s|ing)?|doesn't match|does not match)\b"
+            r"[^.?!\n]{0,30}\b(?:previous|earlier|first|original|prior|above|before|initial)\b",
+        ),
+        (
+            "wrong|flawed|incorrect|invalid|mistaken| off",
+            r"\b(?:my|the|this|that|our) (?:whole |entire |previous |earlier |initial |first |original )?(?:approach|reasoning"
+            r"|assumption|calculation|computation|answer|method|logic|count|result|expansion|simplification) (?:is|was|must be"
+            r"|seems|might be) (?:wrong|flawed|incorrect|invalid|mistaken|off)\b",
+        ),
+        ("let me correct|let me fix", r"\blet me (?:correct|fix) (?:that|this|it|the|my)\b"),
+        (", not", r"\bshould (?:be|have been) [^.?!\n]{1,40}, not\b"),
+        (", not", r"\b(?:is|are|be|equals?|gives?) [^.?!\n]{1,25}, not [-\d\\$(]"),
+        ("wrong", r"\b(?:where|what) did i go wrong\b"),
+        ("mistake|error", r"\bthat's the (?:mistake|error)\b|\bthe (?:mistake|error) (?:is|was)\b"),
+    ],
+)
 """Recognising that something earlier was wrong: "Wait, no", "that's not right", "I miscalculated", "my
 approach is wrong", "it is 31, not 30", a result that conflicts with an earlier one. A contradiction
 with an assumption (case elimination) is not here: it moves forward."""
 
-MULTI = Cue("multi_method", [
-    ("alternatively", r"^\W*" + _LEAD + r"alternatively\b"),
-    ("another", r"\banother (?:way|method|approach|route)\b"),
-    ("different|second|alternative|other|independent",
-     r"\b(?:different|second|alternative|other|independent) (?:method|approach|way|route|derivation)\b"),
-    ("also", r"\bwe (?:can|could) also (?:approach|solve|compute|derive|think|use|calculate|find|get|see this)\b"),
-    ("another way|different way",
-     r"\b(?:solve|compute|derive|do|approach|calculate|find|check|verify|confirm) (?:it|this|that) (?:another|a different) way\b"),
-])
+MULTI = Cue(
+    "multi_method",
+    [
+        ("alternatively", r"^\W*" + _LEAD + r"alternatively\b"),
+        ("another", r"\banother (?:way|method|approach|route)\b"),
+        (
+            "different|second|alternative|other|independent",
+            r"\b(?:different|second|alternative|other|independent) (?:method|approach|way|route|derivation)\b",
+        ),
+        ("also", r"\bwe (?:can|could) also (?:approach|solve|compute|derive|think|use|calculate|find|get|see this)\b"),
+        (
+            "another way|different way",
+            r"\b(?:solve|compute|derive|do|approach|calculate|find|check|verify|confirm) (?:it|this|that) (?:another|a different) way\b",
+        ),
+    ],
+)
 """Reaching a result again by another route: "Alternatively, ...", "another way", "a different method"."""
 
-NEW_VALUE = Cue("new_value", [
-    ("alternatively", r"^\W*(?:but\s+)?alternatively,?\s+(?:if\s+)?(?:maybe\s+|perhaps\s+)?(?:let\s+)?\$?\\?\(?[a-z]\s*="),
-    ("alternatively", r"^\W*alternatively,?\s+(?:maybe|perhaps)\s+(?:the problem|they|it)\s+(?:means?|wants?|is asking|intends?)"),
-])
+NEW_VALUE = Cue(
+    "new_value",
+    [
+        (
+            "alternatively",
+            r"^\W*(?:but\s+)?alternatively,?\s+(?:if\s+)?(?:maybe\s+|perhaps\s+)?(?:let\s+)?\$?\\?\(?[a-z]\s*=",
+        ),
+        (
+            "alternatively",
+            r"^\W*alternatively,?\s+(?:maybe|perhaps)\s+(?:the problem|they|it)\s+(?:means?|wants?|is asking|intends?)",
+        ),
+    ],
+)
 """"Alternatively, x = 2" tries another value, "Alternatively, maybe the problem means ..." another
 reading: both move forward."""
 
-VERIFY = Cue("verification", [
-    ("double|verif|confirm|make sure|be sure|ensure|recheck|re-check|reexamine|re-examine|recalculate|re-calculate"
-     "|recompute|re-compute|reverify|re-verify|reevaluate|re-evaluate|sanity|cross|thorough|careful",
-     _INTENT + r"(?:double[- ]?check|verify|confirm|make sure|be sure|ensure|re-?check|re-?examine|re-?calculate"
-     r"|re-?compute|re-?verify|re-?evaluate|sanity[- ]check|cross[- ]check|be thorough|be careful)\b"),
-    ("check|test|try|plug|substitut",
-     _INTENT + r"(?:check|test|try|plug|substitute)\w* (?:(?:[a-z]+ ){0,2}(?:again|back)\b|(?:my|our|this|that|it|these"
-     r"|those|the (?:answer|result|solution|calculation|computation|arithmetic|work|steps?|formula|reasoning|values?"
-     r"|sum|product|total|count|expansion|factorization|simplification|algebra|derivative|integral))\b"
-     r"(?! (?:can|could|is possible)))"),
-    ("check", r"\blet(?:'s| me| us) (?:just |quickly )?(?:double[- ]?)?check\s*:"),
-    ("check|test|see",
-     _INTENT + r"(?:check|test|see)\w* (?:if|whether) (?:that|this|it|my|our|the (?:answer|result|formula|value)s?)"
-     r" (?:is|was|works|holds|makes sense|checks|satisf|gives|equals|matches|agrees|fits|really|indeed|correct|right)"),
-    ("check", r"\blet(?:'s| me| us) (?:just )?check\s*[.:!]?\s*$"),
-    ("double|sanity", r"\bdouble[- ]?check|\bsanity[- ]check"),
-    ("just to", r"\bjust to (?:be sure|be safe|make sure|confirm|verify|check|be thorough)"),
-    ("back", r"\b(?:plug(?:ging)?|substitut(?:e|ing)|put(?:ting)?) (?:\S+ ){0,4}back (?:in(?:to)? )?(?:the |our )?original\b"),
-    ("again|reconsider|miss",
-     r"\bthink (?:about it |this |it )?(?:again|through again)\b|\breconsider\b|\bmaybe i missed\b|\bdid i miss\b"),
-    ("right|correct", r"\bis (?:this|that|it) (?:right|correct)"),
-    ("small|simple", r"\b(?:small(?:er)?|simple(?:r)?) (?:case|example|number|value)s?\b"),
-    ("check|verif", r"^\W*" + _LEAD + r"(?:check(?:ing)?|verif(?:y|ying|ication))\s*[:,]"),
-])
+VERIFY = Cue(
+    "verification",
+    [
+        (
+            "double|verif|confirm|make sure|be sure|ensure|recheck|re-check|reexamine|re-examine|recalculate|re-calculate"
+            "|recompute|re-compute|reverify|re-verify|reevaluate|re-evaluate|sanity|cross|thorough|careful",
+            _INTENT + r"(?:double[- ]?check|verify|confirm|make sure|be sure|ensure|re-?check|re-?examine|re-?calculate"
+            r"|re-?compute|re-?verify|re-?evaluate|sanity[- ]check|cross[- ]check|be thorough|be careful)\b",
+        ),
+        (
+            "check|test|try|plug|substitut",
+            _INTENT
+            + r"(?:check|test|try|plug|substitute)\w* (?:(?:[a-z]+ ){0,2}(?:again|back)\b|(?:my|our|this|that|it|these"
+            r"|those|the (?:answer|result|solution|calculation|computation|arithmetic|work|steps?|formula|reasoning|values?"
+            r"|sum|product|total|count|expansion|factorization|simplification|algebra|derivative|integral))\b"
+            r"(?! (?:can|could|is possible)))",
+        ),
+        ("check", r"\blet(?:'s| me| us) (?:just |quickly )?(?:double[- ]?)?check\s*:"),
+        (
+            "check|test|see",
+            _INTENT
+            + r"(?:check|test|see)\w* (?:if|whether) (?:that|this|it|my|our|the (?:answer|result|formula|value)s?)"
+            r" (?:is|was|works|holds|makes sense|checks|satisf|gives|equals|matches|agrees|fits|really|indeed|correct|right)",
+        ),
+        ("check", r"\blet(?:'s| me| us) (?:just )?check\s*[.:!]?\s*$"),
+        ("double|sanity", r"\bdouble[- ]?check|\bsanity[- ]check"),
+        ("just to", r"\bjust to (?:be sure|be safe|make sure|confirm|verify|check|be thorough)"),
+        (
+            "back",
+            r"\b(?:plug(?:ging)?|substitut(?:e|ing)|put(?:ting)?) (?:\S+ ){0,4}back (?:in(?:to)? )?(?:the |our )?original\b",
+        ),
+        (
+            "again|reconsider|miss",
+            r"\bthink (?:about it |this |it )?(?:again|through again)\b|\breconsider\b|\bmaybe i missed\b|\bdid i miss\b",
+        ),
+        ("right|correct", r"\bis (?:this|that|it) (?:right|correct)"),
+        ("small|simple", r"\b(?:small(?:er)?|simple(?:r)?) (?:case|example|number|value)s?\b"),
+        ("check|verif", r"^\W*" + _LEAD + r"(?:check(?:ing)?|verif(?:y|ying|ication))\s*[:,]"),
+    ],
+)
 """Starting to re-check something already obtained: "let me double-check", "let me verify that",
 "plugging back into the original", "test a smaller case", "is that right". "Let's check if 49 is
 divisible by 3" is forward work and does not match: a bare check needs something to refer back to."""
 
-DOUBT = Cue("doubt", [
-    ("wait|hold on|hang on", r"^\W*(?:(?:but|and|hmm+|oh|so|okay|well)[,.]?\s+)*(?:wait|hold on|hang on)\b"),
-])
+DOUBT = Cue(
+    "doubt",
+    [
+        ("wait|hold on|hang on", r"^\W*(?:(?:but|and|hmm+|oh|so|okay|well)[,.]?\s+)*(?:wait|hold on|hang on)\b"),
+    ],
+)
 """A sentence opening with a doubt word ("Wait", "But hold on"): a check only if more follows."""
 
-DOUBTING = Cue("doubting", [
-    ("wait|hold on|hang on",
-     r"^\W*(?:but[,]?\s+(?:wait|hold on|hang on)"
-     r"|(?:wait|hold on|hang on)[,:.!]?\s+(?:but|is|are|was|could|did|does|what|how|why|actually|no\b))"),
-])
+DOUBTING = Cue(
+    "doubting",
+    [
+        (
+            "wait|hold on|hang on",
+            r"^\W*(?:but[,]?\s+(?:wait|hold on|hang on)"
+            r"|(?:wait|hold on|hang on)[,:.!]?\s+(?:but|is|are|was|could|did|does|what|how|why|actually|no\b))",
+        ),
+    ],
+)
 """"But wait", "Wait, is ...", "Hold on, what about ...": a doubt that questions what came before."""
 
-CHALLENGE = Cue("challenge", [
-    ("?",
-     r"^\W*(?:but|however|hmm+|wait|hold on|so)[,:]?\s*(?:wait[,:]?\s*)?(?:but\s+)?(?:is|are|could|can|does|do|did"
-     r"|would|should|what about|how about|was|were|will|isn't|aren't|might)\b[^\n]*\?\s*$"),
-])
+CHALLENGE = Cue(
+    "challenge",
+    [
+        (
+            "?",
+            r"^\W*(?:but|however|hmm+|wait|hold on|so)[,:]?\s*(?:wait[,:]?\s*)?(?:but\s+)?(?:is|are|could|can|does|do|did"
+            r"|would|should|what about|how about|was|were|will|isn't|aren't|might)\b[^\n]*\?\s*$",
+        ),
+    ],
+)
 """"But is it the smallest?", "So could there be a smaller one?": a question that challenges a result."""
 
-FORWARD = Cue("forward", [
-    ("wait|hold on|hang on",
-     r"^\W*(?:(?:but|and|hmm+|oh|so|okay|well)[,.]?\s+)*(?:wait|hold on|hang on)[,.:!]?\s+(?:so |now |then |first |next )?"
-     r"(?:let(?:'s| me| us) (?:now )?(?:consider|look|try|think about (?:the|what|how|this|whether)|see|compute|calculate"
-     r"|find|write|denote|set|define|start|move|go|proceed|list|count|figure)|we (?:need|have|can|want|should|must|get)"
-     r"|i (?:need|have|can|want|should)|the (?:problem|question) (?:says|asks|states))"),
-])
+FORWARD = Cue(
+    "forward",
+    [
+        (
+            "wait|hold on|hang on",
+            r"^\W*(?:(?:but|and|hmm+|oh|so|okay|well)[,.]?\s+)*(?:wait|hold on|hang on)[,.:!]?\s+(?:so |now |then |first |next )?"
+            r"(?:let(?:'s| me| us) (?:now )?(?:consider|look|try|think about (?:the|what|how|this|whether)|see|compute|calculate"
+            r"|find|write|denote|set|define|start|move|go|proceed|list|count|figure)|we (?:need|have|can|want|should|must|get)"
+            r"|i (?:need|have|can|want|should)|the (?:problem|question) (?:says|asks|states))",
+        ),
+    ],
+)
 """"Wait, let's consider the case n = 3": a doubt word followed by a step forward."""
 
-VERDICT = Cue("verdict", [
-    ("check|correct|right|consistent|valid|fine|good|solid|accurate|confirm|same|match|work|hold|sense|yep|yes"
-     "|perfect|great|indeed|agree|expected|before|found|computed",
-     r"\b(?:checks? out|checked out|(?:is|are|seems?|looks?|was) (?:all )?(?:correct|right|consistent|valid|fine|good"
-     r"|solid|accurate|confirmed)|that's (?:correct|right|consistent|good)|correct(?: again)?[.!]|consistent(?: again)?[.!]"
-     r"|confirms?|confirmed|same (?:result|answer|value)|matches|(?:it|that|this|which) works|works[.!]|holds[.!]"
-     r"|makes sense|yep|yes[,.!]|perfect[.!,]|great[.!,]|good[.!,]|indeed|agrees?|as (?:expected|before|found|we found"
-     r"|computed))"),
-])
+VERDICT = Cue(
+    "verdict",
+    [
+        (
+            "check|correct|right|consistent|valid|fine|good|solid|accurate|confirm|same|match|work|hold|sense|yep|yes"
+            "|perfect|great|indeed|agree|expected|before|found|computed",
+            r"\b(?:checks? out|checked out|(?:is|are|seems?|looks?|was) (?:all )?(?:correct|right|consistent|valid|fine|good"
+            r"|solid|accurate|confirmed)|that's (?:correct|right|consistent|good)|correct(?: again)?[.!]|consistent(?: again)?[.!]"
+            r"|confirms?|confirmed|same (?:result|answer|value)|matches|(?:it|that|this|which) works|works[.!]|holds[.!]"
+            r"|makes sense|yep|yes[,.!]|perfect[.!,]|great[.!,]|good[.!,]|indeed|agrees?|as (?:expected|before|found|we found"
+            r"|computed))",
+        ),
+    ],
+)
 """The conclusion of a check: "that checks out", "correct", "yes", "so indeed ..."."""
 
-CONFIRM = Cue("confirm", [
-    ("same|confirm|consistent|match|agree|before|expected|found|got|had|check|indeed|again",
-     r"\b(?:same (?:result|answer|value|thing|conclusion)|confirms?|confirmed|consistent|matches|agrees?|as (?:before"
-     r"|expected|we (?:found|got|had)|i (?:found|got|had)|found (?:earlier|before))|checks? out|indeed|again\b)"),
-])
+CONFIRM = Cue(
+    "confirm",
+    [
+        (
+            "same|confirm|consistent|match|agree|before|expected|found|got|had|check|indeed|again",
+            r"\b(?:same (?:result|answer|value|thing|conclusion)|confirms?|confirmed|consistent|matches|agrees?|as (?:before"
+            r"|expected|we (?:found|got|had)|i (?:found|got|had)|found (?:earlier|before))|checks? out|indeed|again\b)",
+        ),
+    ],
+)
 """The conclusion of a second method: the same result reached again."""
 
-RESULT = Cue("result", [
-    ("so|thus|therefore|hence|that means|which gives|which means|we get|we have|we find|we obtain|i get|i got|i have"
-     "|i find|this gives|that gives|answer is|result is",
-     r"(?:^|[,;:]\s*)\W*(?:so|thus|therefore|hence|that means|which (?:gives|means)|we (?:get|have|find|obtain)"
-     r"|i (?:get|got|have|find)|this gives|that gives|the (?:answer|result) is)\b[^\n?]*(?:=|\bis\b|\bare\b|\bequals?\b"
-     r"|\bgives?\b|\bget\b|\bbe\b)[^\n?]*[\d√]"),
-    ("=", r"\d\s*[-+*/×·^]\s*\d[^=\n]*=\s*-?\d"),
-])
+RESULT = Cue(
+    "result",
+    [
+        (
+            "so|thus|therefore|hence|that means|which gives|which means|we get|we have|we find|we obtain|i get|i got|i have"
+            "|i find|this gives|that gives|answer is|result is",
+            r"(?:^|[,;:]\s*)\W*(?:so|thus|therefore|hence|that means|which (?:gives|means)|we (?:get|have|find|obtain)"
+            r"|i (?:get|got|have|find)|this gives|that gives|the (?:answer|result) is)\b[^\n?]*(?:=|\bis\b|\bare\b|\bequals?\b"
+            r"|\bgives?\b|\bget\b|\bbe\b)[^\n?]*[\d√]",
+        ),
+        ("=", r"\d\s*[-+*/×·^]\s*\d[^=\n]*=\s*-?\d"),
+    ],
+)
 """A derived value ("So x = 3", "we get 12", "2 + 3 = 5"): before one, there is nothing to check."""
 
-CONCLUDE = Cue("conclude", [
-    ("therefore|thus|hence|consequently|conclusion|summary|summarize|recap|conclude|sum up|overall|finally|putting"
-     "|answer|back to",
-     r"^\W*(?:therefore|thus|hence|consequently|in (?:conclusion|summary)|to (?:summarize|recap|conclude|sum up)"
-     r"|just to recap|so,? to recap|so,? (?:in )?(?:summary|conclusion|overall|finally)|overall|finally"
-     r"|putting (?:it|this|everything) (?:all )?together|the (?:final )?answer is|so,? the (?:final )?answer"
-     r"|(?:going )?back to (?:the|our) (?:original|main))\b"),
-])
+CONCLUDE = Cue(
+    "conclude",
+    [
+        (
+            "therefore|thus|hence|consequently|conclusion|summary|summarize|recap|conclude|sum up|overall|finally|putting"
+            "|answer|back to",
+            r"^\W*(?:therefore|thus|hence|consequently|in (?:conclusion|summary)|to (?:summarize|recap|conclude|sum up)"
+            r"|just to recap|so,? to recap|so,? (?:in )?(?:summary|conclusion|overall|finally)|overall|finally"
+            r"|putting (?:it|this|everything) (?:all )?together|the (?:final )?answer is|so,? the (?:final )?answer"
+            r"|(?:going )?back to (?:the|our) (?:original|main))\b",
+        ),
+    ],
+)
 """A sentence that draws the conclusion and so resumes forward reasoning."""
 
-GO_ON = Cue("go_on", [
-    ("so|then|now|next|okay|alright",
-     r"^\W*(?:so|then|now|next|okay|alright)[,]?\s+(?:now\s+)?(?:we|i|let(?:'s| me| us))\s+(?:need|want|have to"
-     r"|should|must|will|are looking|look for|can now|move|turn|proceed|go back to (?:the|our) (?:problem|question))"),
-])
+GO_ON = Cue(
+    "go_on",
+    [
+        (
+            "so|then|now|next|okay|alright",
+            r"^\W*(?:so|then|now|next|okay|alright)[,]?\s+(?:now\s+)?(?:we|i|let(?:'s| me| us))\s+(?:need|want|have to"
+            r"|should|must|will|are looking|look for|can now|move|turn|proceed|go back to (?:the|our) (?:problem|question))",
+        ),
+    ],
+)
 """"So we need to find ...": forward planning, which ends a check even inside a paragraph."""
 
 MOVE_ON = re.compile(

@@ -155,7 +155,9 @@ class _Chain:
     def whole(self, i: int) -> markers.Sentence:
         """Sentence i (its first SENTENCE_CHARS characters) as the cues that may match anywhere read it."""
         start, end = self.starts[i], self.starts[i + 1]
-        return markers.Sentence(self.folded[start : min(end, start + SENTENCE_CHARS)], markers.candidates(self.anchors[i]))
+        return markers.Sentence(
+            self.folded[start : min(end, start + SENTENCE_CHARS)], markers.candidates(self.anchors[i])
+        )
 
     def paragraph_start(self, i: int) -> bool:
         return i == 0 or self.paragraphs[i - 1] != self.paragraphs[i]
@@ -193,7 +195,9 @@ def _closes(chain: _Chain, i: int, mode: Mode, opens: Mode | None, verdict: bool
         if opens is Mode.ERROR_CORRECTION and verdict:
             return True
         return paragraph_start and (
-            chain.holds(markers.CONCLUDE, i) or chain.starts_with(markers.SO, i) or chain.starts_with(markers.MOVE_ON, i)
+            chain.holds(markers.CONCLUDE, i)
+            or chain.starts_with(markers.SO, i)
+            or chain.starts_with(markers.MOVE_ON, i)
         )
     if opens is not None and (verdict or (opens is not mode and opens is not Mode.VERIFICATION)):
         return True

@@ -12,7 +12,7 @@ import pytest
 from limopro_plugins.pir import markers
 from limopro_plugins.pir.classify import RuleClassifier, rule_opinion
 from limopro_plugins.pir.gold import gold_labels, score_files
-from limopro_plugins.pir.segment import answer_position, sentence_bounds, segment, structure
+from limopro_plugins.pir.segment import answer_position, segment, sentence_bounds, structure
 from limopro_plugins.text import Mode
 
 P, V, M, E = Mode.PROGRESSIVE, Mode.VERIFICATION, Mode.MULTI_METHOD, Mode.ERROR_CORRECTION
@@ -22,7 +22,9 @@ def modes(text: str, answer: str | None = None) -> list[tuple[Mode, str]]:
     return [(mode, step.text) for step, mode in structure(text, answer)]
 
 
-SETUP = "We need the sum of the first ten odd numbers. The sum of the first n odd numbers is n^2. So the sum is 100.\n\n"
+SETUP = (
+    "We need the sum of the first ten odd numbers. The sum of the first n odd numbers is n^2. So the sum is 100.\n\n"
+)
 
 
 def test_a_check_is_one_step_from_its_opener_to_its_verdict() -> None:
@@ -42,8 +44,10 @@ def test_a_check_ends_where_forward_planning_starts() -> None:
 
 
 def test_an_alternative_before_any_result_is_a_new_attempt() -> None:
-    text = ("We want the number of ways to choose 2 of 5 items. Alternatively, we can count ordered pairs first. "
-            "There are 5 * 4 = 20 ordered pairs, so the answer is 10.")
+    text = (
+        "We want the number of ways to choose 2 of 5 items. Alternatively, we can count ordered pairs first. "
+        "There are 5 * 4 = 20 ordered pairs, so the answer is 10."
+    )
     assert [mode for mode, _ in modes(text, "10")] == [P]
 
 
@@ -66,20 +70,27 @@ def test_an_error_correction_in_its_short_form() -> None:
     assert modes(wrong + fix + on) == [(P, wrong), (E, fix), (P, on)]
 
 
-@pytest.mark.parametrize("opener", [
-    "Hmm, maybe my whole approach is wrong.",
-    "Oops, I miscalculated the product.",
-    "That's not right: the product is 12.",
-    "I made an arithmetic mistake above.",
-])
+@pytest.mark.parametrize(
+    "opener",
+    [
+        "Hmm, maybe my whole approach is wrong.",
+        "Oops, I miscalculated the product.",
+        "That's not right: the product is 12.",
+        "I made an arithmetic mistake above.",
+    ],
+)
 def test_error_correction_openers(opener: str) -> None:
-    text = f"We try x = 2, which gives 7. {opener} Let me set up the equation again: 3x + 1 = 7, so x = 2.\n\nThen y = 4."
+    text = (
+        f"We try x = 2, which gives 7. {opener} Let me set up the equation again: 3x + 1 = 7, so x = 2.\n\nThen y = 4."
+    )
     assert [mode for mode, _ in modes(text)] == [P, E, P]
 
 
 def test_eliminating_a_case_by_contradiction_is_progressive() -> None:
-    text = ("Suppose n is odd, so n = 2k + 1. Then n^2 = 4k^2 + 4k + 1 is odd. "
-            "This contradicts the assumption that n^2 is even, so n is even. It's impossible for n to be odd.")
+    text = (
+        "Suppose n is odd, so n = 2k + 1. Then n^2 = 4k^2 + 4k + 1 is odd. "
+        "This contradicts the assumption that n^2 is even, so n is even. It's impossible for n to be odd."
+    )
     assert [mode for mode, _ in modes(text)] == [P]
 
 
@@ -100,8 +111,13 @@ def test_a_question_before_a_short_check_opens_it() -> None:
 
 
 def test_progressive_steps_group_paragraphs_of_three_or_more_sentences() -> None:
-    paragraphs = ["First we set up. Let a = 1.\n\n", "Then b = 2. So c = 3.\n\n", "We add them. The sum is 6.\n\n",
-                  "One more line.\n\n", "And the last one. Done here."]
+    paragraphs = [
+        "First we set up. Let a = 1.\n\n",
+        "Then b = 2. So c = 3.\n\n",
+        "We add them. The sum is 6.\n\n",
+        "One more line.\n\n",
+        "And the last one. Done here.",
+    ]
     steps = segment("".join(paragraphs))
     assert [s.text for s in steps] == ["".join(paragraphs[:2]), "".join(paragraphs[2:4]), paragraphs[4]]
 
@@ -120,10 +136,12 @@ def test_the_answer_is_found_in_its_written_forms() -> None:
     assert answer_position("anything", None) == -1
 
 
-WORDS = ("Wait, no, that's wrong. | But wait, is 3 right? | Let me double-check: | Alternatively, another method. | "
-         "So x = 3. | Therefore the answer is 5. | Hmm. | Yes, that checks out. | I made a mistake. | Now, let's | "
-         "So we need to find | Is it the smallest? | Let me check. | same result | \n\n | \n | 2 + 2 = 4. | Hold on, | "
-         "indeed | \u0130 | x | \ud800 | e.g. the | 3.5 | \r\n\r\n | Next, ").split("|")
+WORDS = (
+    "Wait, no, that's wrong. | But wait, is 3 right? | Let me double-check: | Alternatively, another method. | "
+    "So x = 3. | Therefore the answer is 5. | Hmm. | Yes, that checks out. | I made a mistake. | Now, let's | "
+    "So we need to find | Is it the smallest? | Let me check. | same result | \n\n | \n | 2 + 2 = 4. | Hold on, | "
+    "indeed | \u0130 | x | \ud800 | e.g. the | 3.5 | \r\n\r\n | Next, "
+).split("|")
 
 
 def fuzz_texts(count: int, seed: int) -> list[str]:
@@ -201,10 +219,13 @@ def test_scores_on_the_gold_set(shared_data: Path) -> None:
 
 def test_gold_labels_follow_the_episodes_in_order() -> None:
     text = "aa check one bb check two cc"
-    episodes = [{"mode": "verification", "start": "check", "end": "one"},
-                {"mode": "error_correction", "start": "check", "end": "two"}]
+    episodes = [
+        {"mode": "verification", "start": "check", "end": "one"},
+        {"mode": "error_correction", "start": "check", "end": "two"},
+    ]
     labels = gold_labels(text, episodes)
     assert "".join("v" if x == "verification" else "e" if x == "error_correction" else "." for x in labels) == (
-        "...vvvvvvvvv....eeeeeeeee...")
+        "...vvvvvvvvv....eeeeeeeee..."
+    )
     with pytest.raises(ValueError, match="episode 2"):
         gold_labels(text, [episodes[1], {"mode": "verification", "start": "check", "end": "one"}])
