@@ -1,11 +1,14 @@
 """Cost of the reasoning-pattern metrics inside the evaluation's per-question scoring.
 
-Scores 10,000 realistic responses (1,250 questions x n = 8) three ways in one process:
+Scores responses three ways in one process: by default the real reasoning chains of
+../shared/data/reasoning_traces.jsonl (DeepSeek-R1 and R1-distilled outputs, about 7,500 characters
+each), 8 of them per question, graded against each chain's answer in turn (`--rounds` passes);
+`--responses synthetic` uses 10,000 generated responses (1,250 questions x n = 8) instead. The three ways:
   grading only; grading + TOK (what `process_results` did before the pattern metrics: one tokenizer
   call per question, its token counts); grading + TOK + patterns (the same tokenizer call, then
   segmentation, classification, the tokens per step and the per-question metric items, as
   `process_results` does). Prints each time and the patterns' extra cost as a share of
-  the grading-and-TOK time. Target (issue #5): under 5%. Last, the pattern work alone is timed on the
+  the grading-and-TOK time. Target: under 10%. Last, the pattern work alone is timed on the
   already encoded responses: its own cost, without what running it between tokenizer calls adds or
   hides (the tokenizer's worker threads and caches).
 
@@ -21,16 +24,19 @@ a batch is encoded on one thread. `--parallel-tokenizer` lets it use every core 
 `python -m limopro_plugins.analyze`, which does not set the variable): TOK then takes less wall time
 on a machine with several cores, and the patterns, which run on one thread, a larger share of it.
 
-    python benchmarks/bench_eval_metrics.py [--tokenizer smollm2|PATH] [--parallel-tokenizer]
+    python -m benchmarks.bench_eval_metrics [--responses real|synthetic] [--rounds 20]
+        [--tokenizer smollm2|PATH] [--parallel-tokenizer]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from benchmarks.bench_grading import FILLER
 from limopro_plugins.eval import grading
@@ -80,6 +86,24 @@ def questions(n_questions: int, n: int, seed: int) -> Items:
     return out
 
 
+REAL_CHAINS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "reasoning_traces.jsonl"
+
+
+def real_questions(rounds: int, n: int, seed: int) -> Items:
+    """Each real chain's answer as a question's gold, with n of the real chains (that one among them)
+    as its responses, in a shuffled order; `rounds` passes over the chains."""
+    chains = [json.loads(line) for line in REAL_CHAINS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rng = random.Random(seed)
+    out = []
+    for _ in range(rounds):
+        for chain in chains:
+            others = rng.sample([c for c in chains if c is not chain], min(n - 1, len(chains) - 1))
+            samples = [c["solution"] for c in [chain, *others]]
+            rng.shuffle(samples)
+            out.append((str(chain["answer"]), samples))
+    return out
+
+
 def timed(variants: dict[str, Callable[[Items], None]], items: Items) -> dict[str, float]:
     """Seconds each variant takes on `items`, the variants taking turns question by question, each turn
     with the grader's answer caches emptied first."""
@@ -98,14 +122,19 @@ def timed(variants: dict[str, Callable[[Items], None]], items: Items) -> dict[st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokenizer", default="smollm2")
-    parser.add_argument("--questions", type=int, default=1250)
+    parser.add_argument("--responses", choices=("real", "synthetic"), default="real")
+    parser.add_argument("--rounds", type=int, default=20, help="passes over the real chains")
+    parser.add_argument("--questions", type=int, default=1250, help="synthetic questions")
     parser.add_argument(
         "--parallel-tokenizer", action="store_true", help="encode a batch on every core (lm_eval itself turns this off)"
     )
     args = parser.parse_args()
     os.environ["TOKENIZERS_PARALLELISM"] = "true" if args.parallel_tokenizer else "false"
     tokenizer = load_tokenizer(resolve(args.tokenizer))
-    warm_up, data = questions(args.questions, 8, seed=1), questions(args.questions, 8, seed=0)
+    if args.responses == "real":
+        warm_up, data = real_questions(2, 8, seed=1), real_questions(args.rounds, 8, seed=0)
+    else:
+        warm_up, data = questions(args.questions, 8, seed=1), questions(args.questions, 8, seed=0)
 
     def grade(items: Items) -> None:
         for gold, samples in items:
@@ -130,7 +159,7 @@ def main() -> None:
     for samples, batch in encoded:
         pattern_metrics(encoded_profiles(samples, batch))
     alone = time.perf_counter() - start
-    responses = args.questions * 8
+    responses = sum(len(samples) for _, samples in data)
     chars = sum(len(s) for _, samples in data for s in samples) / responses
     print(
         f"{responses} responses, mean {chars:,.0f} characters; tokenizer on "

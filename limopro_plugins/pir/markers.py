@@ -16,9 +16,10 @@ match holds an anchor, so the shortcut never changes a result).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import ahocorasick_rs
@@ -346,19 +347,30 @@ def fold(text: str) -> str:
 
 
 @functools.cache
-def _automaton() -> tuple[ahocorasick_rs.AhoCorasick, list[str]]:
+def _automaton() -> tuple[ahocorasick_rs.BytesAhoCorasick, list[str]]:
+    """All anchors in one automaton over UTF-8 bytes (reporting byte offsets is cheap; character offsets
+    in non-ASCII text are not)."""
     anchors = sorted({anchor for cue in CUES for branch in cue.branches for anchor in branch.anchors})
-    return ahocorasick_rs.AhoCorasick(anchors, implementation=ahocorasick_rs.Implementation.DFA), anchors
+    automaton = ahocorasick_rs.BytesAhoCorasick(
+        [anchor.encode() for anchor in anchors], implementation=ahocorasick_rs.Implementation.DFA
+    )
+    return automaton, anchors
 
 
-def anchor_hits(folded: str) -> list[tuple[str, int]]:
-    """Every anchor occurrence in a folded text, as (anchor, start), overlapping ones included."""
+def anchors_by_sentence(folded: str, starts: Sequence[int]) -> dict[int, frozenset[str]]:
+    """The anchors each sentence of a folded text holds (`starts`: the sentences' character offsets,
+    then the text's end), for the sentences that hold any."""
     automaton, anchors = _automaton()
-    try:
-        found = automaton.find_matches_as_indexes(folded, overlapping=True)
-    except UnicodeEncodeError:  # a lone surrogate (not valid text) holds no anchor
-        found = automaton.find_matches_as_indexes(re.sub("[\ud800-\udfff]", "\ufffd", folded), overlapping=True)
-    return [(anchors[index], start) for index, start, _ in found]
+    data = folded.encode("utf-8", "surrogatepass")  # a lone surrogate (not valid text) holds no anchor
+    byte_starts = starts
+    if len(data) != len(folded):
+        byte_starts = [0]
+        for start, end in zip(starts, starts[1:]):
+            byte_starts.append(byte_starts[-1] + len(folded[start:end].encode("utf-8", "surrogatepass")))
+    found: dict[int, set[str]] = {}
+    for index, start, _ in automaton.find_matches_as_indexes(data, overlapping=True):
+        found.setdefault(bisect.bisect_right(byte_starts, start) - 1, set()).add(anchors[index])
+    return {i: frozenset(held) for i, held in found.items()}
 
 
 @functools.cache
@@ -394,7 +406,7 @@ def candidates(anchors: frozenset[str]) -> dict[str, list[Branch]]:
 def sentence(text: str) -> Sentence:
     """A sentence of any text as the cues read it: folded, with its candidate branches."""
     folded = fold(text)
-    return Sentence(folded, candidates(frozenset(anchor for anchor, _ in anchor_hits(folded))))
+    return Sentence(folded, candidates(anchors_by_sentence(folded, [0, len(folded)]).get(0, frozenset())))
 
 
 NO_SENTENCE = Sentence("", _NONE)

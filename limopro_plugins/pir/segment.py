@@ -23,7 +23,6 @@ steps gives back the reasoning byte for byte.
 
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import dataclass
 
@@ -127,11 +126,7 @@ class _Chain:
         self.paragraph_firsts = [i for i in range(len(paragraphs)) if i == 0 or paragraphs[i - 1] != paragraphs[i]]
         self.anchors: dict[int, frozenset[str]]
         if shortcut:
-            found: dict[int, set[str]] = {}
-            starts = self.starts
-            for anchor, at in markers.anchor_hits(self.folded):
-                found.setdefault(bisect.bisect_right(starts, at) - 1, set()).add(anchor)
-            self.anchors = {i: frozenset(anchors) for i, anchors in found.items()}
+            self.anchors = markers.anchors_by_sentence(self.folded, self.starts)
         else:  # every branch of every cue read on every sentence: what the shortcut must equal
             self.anchors = dict.fromkeys(range(len(paragraphs)), markers.ALL_ANCHORS)
         self._heads: dict[int, markers.Sentence] = {}
