@@ -15,14 +15,19 @@ def atomic_write_text(path: Path, text: str) -> None:
 
     Readers see the old file or the new one, never a half-written one, even after a crash.
     """
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """`atomic_write_text` for bytes (a picture)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp creates the file readable by its owner only: give it the mode of the file it replaces,
         # or that of a newly created file, so shared datasets stay readable by the group
         os.chmod(fd, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
