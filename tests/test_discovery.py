@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import time
 import types
 from pathlib import Path
@@ -93,54 +91,3 @@ def test_hook_costs_little_start_up_time() -> None:
     assert not {m for m in imported if m.split(".")[0] in ("lm_eval", "torch", "transformers")}
     with_hook, without = _startup_medians(on, off)
     assert with_hook - without < 0.05  # generous: wall times on a shared machine are noisy
-
-
-@pytest.mark.slow
-def test_fresh_venv_pip_install_resolves_the_tasks(tmp_path: Path) -> None:
-    """`pip install .` (a real wheel, not editable) alone makes lm_eval find the tasks.
-
-    The fresh venv gets its heavy dependencies from this environment's site-packages through a .pth
-    file, so pip has nothing to download but the build backend."""
-    repo = Path(__file__).resolve().parents[1]
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    ours = sysconfig.get_paths()["purelib"]
-    (Path(site) / "_deps_from_test_env.pth").write_text(ours + "\n")
-    src = tmp_path / "src"  # a copy, so the build cannot see the editable install's files
-    shutil.copytree(repo, src, ignore=shutil.ignore_patterns(".venv", ".git", "out", "*.egg-info", "__pycache__"))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--no-deps", str(src)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
-    shutil.rmtree(src)
-    code = (
-        "import lm_eval.tasks as t, limopro_plugins.eval.discovery as d; m = t.TaskManager();"
-        "print(d.task_dir()); print([n for n in m.all_tasks if n.startswith('limopro')])"
-    )
-    proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    where, names = proc.stdout.strip().splitlines()[-2:]
-    assert where.startswith(site) and where.endswith("limopro_plugins/tasks")
-    assert all(name in names for name in NAMES)
-    listing = subprocess.run(
-        [str(python), "-m", "lm_eval", "ls", "tasks"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=600,
-    )
-    assert listing.returncode == 0 and "limopro_gpqa_diamond" in listing.stdout
-    assert str(src) not in listing.stdout and str(repo / "tasks") not in listing.stdout
