@@ -1,10 +1,14 @@
 """How well the steps and modes match a careful reading: per-character scores against a gold annotation.
 
 Scores the rules before episode-level steps (commit 75a8fba, read from git history) first, then the
-current rules, in one run, on real chains and their gold episodes (`limopro_plugins.pir.gold` says how):
+current rules, in one run, on real chains and their gold episodes (`limopro_plugins.pir.gold` says how).
+Given an OpenAI-compatible endpoint, it then scores the LLM segmenter and classifier chosen, as
+`python -m limopro_plugins.prune` runs them (`llm.llm_structure`):
 
     python -m benchmarks.bench_structure [--chains ../shared/data/reasoning_traces.jsonl]
         [--gold ../shared/data/reasoning_traces_gold.jsonl] [--tokenizer smollm2|none]
+        [--base-url URL --llm-model NAME [--segmenter rule|llm] [--classifier rule|hybrid|llm]
+         [--api-key-env VAR] [--llm-cache DIR]]
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import types
 from pathlib import Path
 
 from limopro_plugins.pir.gold import Spans, Structurer, read_jsonl, rule_structure, score_files
+from limopro_plugins.pir.llm import CLASSIFIERS, SEGMENTERS, ChatClient, LLMConfig, llm_structure
 from limopro_plugins.pir.records import split_response
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,7 +63,16 @@ def main() -> None:
     parser.add_argument("--chains", type=Path, default=SHARED / "reasoning_traces.jsonl")
     parser.add_argument("--gold", type=Path, default=SHARED / "reasoning_traces_gold.jsonl")
     parser.add_argument("--tokenizer", default="smollm2", help="tokenizer for step lengths in tokens ('none': skip)")
+    llm = parser.add_argument_group("an LLM segmenter or classifier, scored when --base-url is given")
+    llm.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    llm.add_argument("--llm-model", help="model name the endpoint serves")
+    llm.add_argument("--segmenter", choices=SEGMENTERS, default="rule")
+    llm.add_argument("--classifier", choices=CLASSIFIERS, default="llm")
+    llm.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
+    llm.add_argument("--llm-cache", type=Path, help="answer cache (default: the user cache folder)")
     args = parser.parse_args()
+    if args.base_url and not args.llm_model:
+        parser.error("--base-url needs --llm-model")
     tokenizer = None
     if args.tokenizer != "none":
         from limopro_plugins.pir.models import load_tokenizer, resolve
@@ -76,6 +90,21 @@ def main() -> None:
     )
     print("\n== current: episode-level steps, modes from context")
     print(score_files(args.chains, args.gold, rule_structure, tokenizer).table())
+    if args.base_url:
+        print(f"\n== {args.llm_model}: --segmenter {args.segmenter} --classifier {args.classifier}")
+        client = ChatClient(LLMConfig(args.base_url, args.llm_model, args.api_key_env, cache=args.llm_cache))
+        print(score_files(args.chains, args.gold, endpoint_structure(client, chains, args), tokenizer).table())
+
+
+def endpoint_structure(client: ChatClient, chains: list[dict], args: argparse.Namespace) -> Structurer:
+    """The LLM components' steps and modes; the structurer is given a reasoning, the LLM its question too."""
+    questions = {split_response(c["solution"]).reasoning: c["question"] for c in chains}
+
+    def structured(reasoning: str, answer: str | None) -> Spans:
+        found = llm_structure(client, questions[reasoning], reasoning, args.segmenter, args.classifier, answer)
+        return [(start, end, mode.value) for start, end, mode in found]
+
+    return structured
 
 
 if __name__ == "__main__":

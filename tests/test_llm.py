@@ -499,6 +499,29 @@ def test_run_json_of_earlier_versions_reads_as_what_it_ran() -> None:
     assert upgraded_run_record(written) == written  # a run.json with a fingerprint means what it says
 
 
+def test_the_structure_benchmark_scores_an_llm_classifier_through_an_endpoint(
+    endpoint, tmp_path: Path, shared_data: Path
+) -> None:
+    fake, url = endpoint
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_structure", "--tokenizer", "none", "--base-url", url]
+        + ["--llm-model", "judge", "--segmenter", "llm", "--classifier", "llm", "--llm-cache", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 0, done.stderr
+    section = done.stdout.split("== judge: --segmenter llm --classifier llm\n", 1)[1]
+    assert "F1" in section and "verification" in section
+    chains = [json.loads(line) for line in (shared_data / "reasoning_traces.jsonl").read_text().splitlines()]
+    prompts = [r["messages"][0]["content"] for r in fake.requests]
+    # per chain one request for the steps, then one for the labels with the rule hints
+    assert len(prompts) == 2 * len(chains)
+    assert all("<reasoning>" in p for p in prompts[::2]) and all("(rule hint: " in p for p in prompts[1::2])
+    assert all(chain["question"].strip() in p for chain, p in zip(chains, prompts[1::2]))
+
+
 def prune_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "limopro_plugins.prune", *args], capture_output=True, text=True, timeout=600
