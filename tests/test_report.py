@@ -7,6 +7,7 @@ import json
 import math
 import os
 import re
+import stat
 import subprocess
 from io import StringIO
 from pathlib import Path
@@ -460,6 +461,28 @@ def test_an_unreadable_output_path_is_one_sentence_before_any_table(
         out, err = capsys.readouterr()
         assert out == "" and err.startswith(f"error: {option} {path}: "), option
         assert says in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_outputs_go_through_a_link_and_never_replace_a_pipe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file is written whole into a temporary one and renamed over the target: that must not replace a
+    link (a shared file's) by a file, nor a pipe or a device such as /dev/stdout."""
+    write_results(tmp_path / "a", "LIMO")
+    shared = tmp_path / "shared.csv"
+    shared.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(shared)
+    assert main([str(tmp_path / "a"), "--csv", str(link)]) == 0
+    assert link.is_symlink() and shared.read_text().startswith("model,benchmark,metric,value\n")
+    pipe = tmp_path / "pipe.csv"
+    os.mkfifo(pipe)
+    capsys.readouterr()
+    assert main([str(tmp_path / "a"), "--csv", str(pipe)]) == 2
+    out, err = capsys.readouterr()
+    assert (
+        out == ""
+        and err == f"error: --csv {pipe}: not a regular file (a device or a pipe); --format csv prints the CSV\n"
+    )
+    assert stat.S_ISFIFO(pipe.lstat().st_mode)
 
 
 def test_nan_acc_leaves_all_empty_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -562,12 +562,16 @@ IMAGE_SUFFIXES = ("png", "svg", "pdf", "jpg", "jpeg", "webp", "tif", "tiff", "ep
 
 
 def check_output(option: str, path: Path) -> None:
-    """Refuse, before anything is printed, an output that cannot be written: a folder, a file under a
-    file, a folder we may not write in, or a picture format matplotlib does not know."""
+    """Refuse, before anything is printed, an output that cannot be written: a folder, a device or a pipe
+    (a file is replaced whole, which would replace /dev/stdout itself), a file under a file, a folder we
+    may not write in, or a picture format matplotlib does not know. A link is checked at its target."""
     try:
         if path.is_dir():
             raise ReportError(f"{option} {path}: that is a folder; give a file name")
-        folder = path.parent
+        if path.exists() and not path.is_file():
+            print_it = "; --format csv prints the CSV" if option == "--csv" else ""
+            raise ReportError(f"{option} {path}: not a regular file (a device or a pipe){print_it}")
+        folder = path.resolve().parent
         while not folder.exists():
             folder = folder.parent
         if not folder.is_dir():
@@ -708,9 +712,10 @@ def report(settings: ReportSettings) -> int:
         print("no reasoning-pattern metrics in these results: no pattern table", file=sys.stderr)
     for note in notes(frame, settings.baseline):
         print(f"note: {note}", file=sys.stderr)
-    for option, path in outputs:
-        if path is None:
+    for option, given in outputs:
+        if given is None:
             continue
+        path = given.resolve()  # through a link to its target: the link stays
         try:
             if option == "--csv":
                 atomic_write_text(path, long.to_csv(index=False))
@@ -720,7 +725,7 @@ def report(settings: ReportSettings) -> int:
                 print("no reasoning-pattern metrics in these results: no mode plot", file=sys.stderr)
                 continue
         except OSError as error:  # a full disk, say: the file is kept as it was
-            print(f"error: {option} {path}: cannot be written ({error.strerror or error})", file=sys.stderr)
+            print(f"error: {option} {given}: cannot be written ({error.strerror or error})", file=sys.stderr)
             return 1
-        print(f"{option[2:]} -> {path}", file=sys.stderr)
+        print(f"{option[2:]} -> {given}", file=sys.stderr)
     return 0
