@@ -62,7 +62,13 @@ class Cue:
 
     def search(self, sentence: Sentence) -> bool:
         """Whether the cue occurs in the sentence (only the branches with an anchor there are run)."""
-        return any(branch.pattern.search(sentence.text) for branch in sentence.branches.get(self.name, ()))
+        branches = sentence.branches.get(self.name)
+        if branches:
+            text = sentence.text
+            for branch in branches:
+                if branch.pattern.search(text):
+                    return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -76,9 +82,12 @@ class Sentence:
 ERROR = Cue(
     "error",
     [
-        ("wait|hold on|hmm|oh", r"\b(?:wait|hold on|hmm+|oh)[,.!]?\s+no\b"),
+        (
+            "t no|t, no|t. no|t! no|n no|n, no|n. no|n! no|m no|m, no|m. no|m! no|h no|h, no|h. no|h! no",
+            r"\b(?:wait|hold on|hmm+|oh)[,.!]? no\b",
+        ),
         ("no,|no.|no!", r"^\W*no[,.!]\s+(?:wait|that|this|it|i|actually)\b"),
-        ("wait", r"\bno,? wait\b"),
+        ("no wait|no, wait", r"\bno,? wait\b"),
         ("oops", r"\b(?:wh)?oops\b"),
         (
             "wrong|incorrect|mistake|error",
@@ -180,9 +189,10 @@ VERIFY = Cue(
         ),
         ("check", r"\blet(?:'s| me| us) (?:just |quickly )?(?:double[- ]?)?check\s*:"),
         (
-            "check|test|see",
+            "k if|k whether|ks if|ks whether|ked if|ked whether|king if|king whether|t if|t whether|ts if|ts whether"
+            "|ted if|ted whether|ting if|ting whether|see if|see whether|sees if|sees whether|seeing if|seeing whether",
             _INTENT
-            + r"(?:check|test|see)\w* (?:if|whether) (?:that|this|it|my|our|the (?:answer|result|formula|value)s?)"
+            + r"(?:check|test|see)(?:s|ed|ing)? (?:if|whether) (?:that|this|it|my|our|the (?:answer|result|formula|value)s?)"
             r" (?:is|was|works|holds|makes sense|checks|satisf|gives|equals|matches|agrees|fits|really|indeed|correct|right)",
         ),
         ("check", r"\blet(?:'s| me| us) (?:just )?check\s*[.:!]?\s*$"),
@@ -197,7 +207,10 @@ VERIFY = Cue(
             r"\bthink (?:about it |this |it )?(?:again|through again)\b|\breconsider\b|\bmaybe i missed\b|\bdid i miss\b",
         ),
         ("right|correct", r"\bis (?:this|that|it) (?:right|correct)"),
-        ("small|simple", r"\b(?:small(?:er)?|simple(?:r)?) (?:case|example|number|value)s?\b"),
+        (
+            "l case|l example|l number|l value|r case|r example|r number|r value|e case|e example|e number|e value",
+            r"\b(?:small(?:er)?|simple(?:r)?) (?:case|example|number|value)s?\b",
+        ),
         ("check|verif", r"^\W*" + _LEAD + r"(?:check(?:ing)?|verif(?:y|ying|ication))\s*[:,]"),
     ],
 )

@@ -23,6 +23,7 @@ steps gives back the reasoning byte for byte.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -72,24 +73,26 @@ def sentence_bounds(text: str) -> tuple[list[int], list[int]]:
     sentences cover the text without gap: the whitespace after a sentence is part of it, a paragraph's
     last sentence holds the blank line after it, and a break right after another cuts nothing."""
     edges = paragraph_starts(text)
-    starts: list[int] = []
-    paragraphs: list[int] = []
-    cuts = [(cut.start(), cut.end()) for cut in SENTENCE_BREAK.finditer(text)]
-    k = 0
-    for paragraph, start in enumerate(edges):
-        end = edges[paragraph + 1] if paragraph + 1 < len(edges) else len(text)
-        starts.append(start)
-        paragraphs.append(paragraph)
-        cursor = start  # the open sentence's start
-        while k < len(cuts) and cuts[k][0] < start:
-            k += 1
-        while k < len(cuts) and cuts[k][1] < end:
-            cut_start, cut_end = cuts[k]
-            k += 1
-            if cut_start >= cursor and text[cursor:cut_start].strip():
-                starts.append(cut_end)
-                paragraphs.append(paragraph)
-                cursor = cut_end
+    if not edges:
+        return [0], []
+    starts, paragraphs = [0], [0]
+    paragraph, cursor = 0, 0  # the paragraph at hand and its open sentence's start
+    end = edges[1] if len(edges) > 1 else len(text)
+    for cut in SENTENCE_BREAK.finditer(text):
+        cut_start, cut_end = cut.span()
+        while cut_start >= end:  # the cut lies in a later paragraph
+            paragraph += 1
+            cursor = edges[paragraph]
+            starts.append(cursor)
+            paragraphs.append(paragraph)
+            end = edges[paragraph + 1] if paragraph + 1 < len(edges) else len(text)
+        if cut_end < end and text[cursor:cut_start].strip():
+            starts.append(cut_end)
+            paragraphs.append(paragraph)
+            cursor = cut_end
+    for later in range(paragraph + 1, len(edges)):  # paragraphs after the last cut
+        starts.append(edges[later])
+        paragraphs.append(later)
     return [*starts, len(text)], paragraphs
 
 
@@ -100,19 +103,27 @@ def answer_position(reasoning: str, answer: str | None) -> int:
     plain = (answer or "").strip().strip("$").strip()
     if not plain:
         return -1
-    forms = {
-        plain,
-        re.sub(r"\\sqrt\{([^{}]*)\}", r"√\1", plain),
-        re.sub(r"\\sqrt\{([^{}]*)\}", r"sqrt(\1)", plain),
-        re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"\1/\2", plain),
-    }
+    forms = {plain}
+    if "\\" in plain:  # LaTeX: also as the reasoning may write it in plain text
+        forms |= {
+            re.sub(r"\\sqrt\{([^{}]*)\}", r"√\1", plain),
+            re.sub(r"\\sqrt\{([^{}]*)\}", r"sqrt(\1)", plain),
+            re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"\1/\2", plain),
+        }
     first = len(reasoning) + 1
     for form in forms:
-        pattern = r"\s*".join(map(re.escape, form.replace(" ", "")))
-        found = re.search(rf"(?<![\w.]){pattern}(?!\w)", reasoning)
+        found = _written(form.replace(" ", "")).search(reasoning)
         if found:
             first = min(first, found.start())
     return first
+
+
+@functools.lru_cache(maxsize=1024)
+def _written(form: str) -> re.Pattern[str]:
+    """`form` with any spaces between its characters, not inside a longer word or number. It opens with
+    its first character, not a look-behind, so that the search skips ahead to that character."""
+    chars = list(map(re.escape, form))
+    return re.compile(chars[0] + r"(?<![\w.].)" + "".join(r"\s*" + c for c in chars[1:]) + r"(?!\w)")
 
 
 class _Chain:
@@ -143,16 +154,18 @@ class _Chain:
         head = self._heads.get(i)
         if head is None:
             start, end = self.starts[i], self.starts[i + 1]
-            head = markers.Sentence(self.folded[start : min(end, start + OPENING_CHARS)], markers.candidates(anchors))
+            head = markers.Sentence(
+                self.folded[start : end if end - start <= OPENING_CHARS else start + OPENING_CHARS],
+                markers.candidates(anchors),
+            )
             self._heads[i] = head
         return head
 
     def whole(self, i: int) -> markers.Sentence:
         """Sentence i (its first SENTENCE_CHARS characters) as the cues that may match anywhere read it."""
         start, end = self.starts[i], self.starts[i + 1]
-        return markers.Sentence(
-            self.folded[start : min(end, start + SENTENCE_CHARS)], markers.candidates(self.anchors[i])
-        )
+        end = end if end - start <= SENTENCE_CHARS else start + SENTENCE_CHARS
+        return markers.Sentence(self.folded[start:end], markers.candidates(self.anchors[i]))
 
     def paragraph_start(self, i: int) -> bool:
         return i == 0 or self.paragraphs[i - 1] != self.paragraphs[i]
