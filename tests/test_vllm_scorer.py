@@ -16,7 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from limopro_plugins.pir.score import PIRScorer, VLLMScorer, answer_logprobs, encode, plan_requests
+from limopro_plugins.pir.score import (
+    PIRScorer,
+    PromptRequest,
+    VLLMScorer,
+    accepts_cache_reads,
+    answer_logprobs,
+    encode,
+    plan_requests,
+)
 from tests.vllm_standin import OldSamplingParams, PrefixCacheEngine, SamplingParams
 
 STEPS = [
@@ -222,3 +230,23 @@ def test_the_gpu_check_stops_with_one_sentence_without_a_gpu(tmp_path: Path) -> 
     assert result.returncode == 2
     assert "gpu_check: no NVIDIA GPU here" in result.stderr
     assert not venv.exists()  # nothing installed
+
+
+def test_the_installed_vllm_takes_the_cache_switch_and_its_results_are_read_alike() -> None:
+    """Where vLLM is installed (benchmarks/gpu_check.sh runs this file in its environment): its
+    SamplingParams accepts the cache switch, its RequestOutput reports num_cached_tokens, and its own
+    Logprob entries are read as the stand-in's."""
+    import inspect
+
+    pytest.importorskip("vllm")
+    from vllm import RequestOutput, SamplingParams
+    from vllm.logprobs import Logprob
+
+    assert accepts_cache_reads(SamplingParams)
+    assert SamplingParams(max_tokens=1, prompt_logprobs=0).skip_reading_prefix_cache  # the default worked around
+    assert "num_cached_tokens" in inspect.signature(RequestOutput).parameters
+    tokens = list(range(5, 15))
+    rows = [None] + [{token: Logprob(logprob=-p / 10)} for p, token in enumerate(tokens) if p]
+    request = PromptRequest(None, tokens, range(7, 10))
+    assert answer_logprobs(request, rows, 6) == pytest.approx([-0.7, -0.8, -0.9])
+    assert answer_logprobs(request, rows, 7) is None
