@@ -60,6 +60,13 @@ class Cue:
     def __repr__(self) -> str:
         return f"Cue({self.name!r})"
 
+    def found_in(self, folded: str) -> bool:
+        """Whether the cue occurs in a folded text, its branches run only where one of their anchors is
+        a substring (the automaton's test, without the automaton)."""
+        return any(
+            branch.pattern.search(folded) for branch in self.branches if any(a in folded for a in branch.anchors)
+        )
+
     def search(self, sentence: Sentence) -> bool:
         """Whether the cue occurs in the sentence (only the branches with an anchor there are run)."""
         branches = sentence.branches.get(self.name)
@@ -305,7 +312,25 @@ RESULT = Cue(
         ("=", r"\d\s*[-+*/×·^]\s*\d[^=\n]*=\s*-?\d"),
     ],
 )
-"""A derived value ("So x = 3", "we get 12", "2 + 3 = 5"): before one, there is nothing to check."""
+"""A derived value ("So x = 3", "we get 12", "2 + 3 = 5"): before one, there is nothing to check. Only
+the first one matters, so it is looked for sentence by sentence from the start (`found_in`), not through
+the automaton, whose pass over the whole text its frequent anchors ("so", "=") would slow down."""
+
+_PLANS = (
+    "need",
+    "want",
+    "have to",
+    "should",
+    "must",
+    "will",
+    "are looking",
+    "look for",
+    "can now",
+    "move",
+    "turn",
+    "proceed",
+    "go back to",
+)
 
 CONCLUDE = Cue(
     "conclude",
@@ -326,9 +351,9 @@ GO_ON = Cue(
     "go_on",
     [
         (
-            "so|then|now|next|okay|alright",
-            r"^\W*(?:so|then|now|next|okay|alright)[,]?\s+(?:now\s+)?(?:we|i|let(?:'s| me| us))\s+(?:need|want|have to"
-            r"|should|must|will|are looking|look for|can now|move|turn|proceed|go back to (?:the|our) (?:problem|question))",
+            "|".join(f"{who} {does}" for who in ("we", "i", "let's", "let me", "let us") for does in _PLANS),
+            r"^\W*(?:so|then|now|next|okay|alright),? (?:now )?(?:we|i|let(?:'s| me| us)) (?:need|want|have to|should|must"
+            r"|will|are looking|look for|can now|move|turn|proceed|go back to (?:the|our) (?:problem|question))",
         ),
     ],
 )
@@ -343,7 +368,8 @@ at a paragraph's start)."""
 SO = re.compile(r"\W*(?:so|therefore|thus|hence|then|now)\b")
 """After a correction, a paragraph opening with a consequence resumes on the corrected basis."""
 
-CUES = (ERROR, MULTI, NEW_VALUE, VERIFY, DOUBT, DOUBTING, CHALLENGE, FORWARD, VERDICT, CONFIRM, RESULT, CONCLUDE, GO_ON)
+CUES = (ERROR, MULTI, NEW_VALUE, VERIFY, DOUBT, DOUBTING, CHALLENGE, FORWARD, VERDICT, CONFIRM, CONCLUDE, GO_ON)
+"""The cues found through the automaton's anchors (RESULT is looked for by `Cue.found_in`)."""
 OPENING_CUES = (ERROR, MULTI, VERIFY, DOUBT, CHALLENGE)
 """A sentence can open an episode only when it holds an anchor of one of these (DOUBTING, FORWARD and
 NEW_VALUE are consulted only after one of them matched)."""

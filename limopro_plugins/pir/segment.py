@@ -167,6 +167,16 @@ class _Chain:
         end = end if end - start <= SENTENCE_CHARS else start + SENTENCE_CHARS
         return markers.Sentence(self.folded[start:end], markers.candidates(self.anchors[i]))
 
+    def first_result(self) -> int:
+        """The first sentence holding a derived value (`markers.RESULT`), or the number of sentences."""
+        for i in range(len(self)):
+            start, end = self.starts[i], self.starts[i + 1]
+            if markers.RESULT.found_in(
+                self.folded[start : end if end - start <= SENTENCE_CHARS else start + SENTENCE_CHARS]
+            ):
+                return i
+        return len(self)
+
     def paragraph_start(self, i: int) -> bool:
         return i == 0 or self.paragraphs[i - 1] != self.paragraphs[i]
 
@@ -246,7 +256,7 @@ def _episodes(chain: _Chain, answer_at: int) -> list[tuple[int, int, Mode]]:
     Only two kinds of sentence can change anything: those holding a cue anchor, and paragraph starts
     inside an episode (where one may close). Every other sentence is stepped over."""
     found: list[tuple[int, int, Mode]] = []
-    result_seen = False
+    first_result = chain.first_result()
     mode: Mode | None = None
     first, verdict = 0, False
     anchored = chain.anchors
@@ -254,6 +264,7 @@ def _episodes(chain: _Chain, answer_at: int) -> list[tuple[int, int, Mode]]:
     for i in events:
         if mode is None and i not in anchored:
             continue
+        result_seen = first_result < i
         opens = None if i == 0 else _opener(chain, i, result_seen, answer_at < 0 or chain.starts[i] > answer_at)
         if mode is not None and _closes(chain, i, mode, opens, verdict, first):
             found.append((first, i, mode))
@@ -262,8 +273,6 @@ def _episodes(chain: _Chain, answer_at: int) -> list[tuple[int, int, Mode]]:
             mode, first, verdict = opens, i, False
         if mode is not None and i > first and not verdict:
             verdict = chain.holds(markers.CONFIRM if mode is Mode.MULTI_METHOD else markers.VERDICT, i)
-        if not result_seen:
-            result_seen = chain.holds(markers.RESULT, i)
     if mode is not None:
         found.append((first, len(chain), mode))
     return found
