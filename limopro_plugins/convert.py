@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from limopro_plugins import PAPER_SYSTEM_PROMPT
-from limopro_plugins.pir.records import SCHEMAS, Fields, InputError
+from limopro_plugins.cli import add_field_flags, fields_from
+from limopro_plugins.pir.records import SCHEMAS, InputError
 from limopro_plugins.train.convert import FORMATS, convert_file
 from limopro_plugins.train.dataset_info import RegistrationError, locked_registry
 
@@ -37,15 +38,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--system", default=PAPER_SYSTEM_PROMPT, help="system message ('' for none)")
     parser.add_argument("--schema", choices=SCHEMAS)
-    for field in ("question", "reasoning", "solution", "answer"):
-        parser.add_argument(f"--{field}-field")
+    add_field_flags(parser)
     parser.add_argument("--rejects", type=Path, help="where bad records go (default: OUTPUT.rejects.jsonl)")
     parser.add_argument("--register", metavar="DIR", help="also register the output in DIR/dataset_info.json")
     parser.add_argument("--name", help="dataset name for --register (default: output file stem)")
     parser.add_argument("--force", action="store_true", help="replace an existing, different entry")
     args = parser.parse_args(argv)
 
-    fields = Fields(args.question_field, args.reasoning_field, args.solution_field, args.answer_field)
+    fields = fields_from(args)
 
     def convert() -> None:
         counts = convert_file(

@@ -1,6 +1,7 @@
 """`python -m limopro_plugins.prune`: refine reasoning chains with PIR (segment, classify, score, prune).
 
-Argument parsing only; the run itself is `limopro_plugins.pir.run`, the pruning rule `limopro_plugins.pir.select`.
+Argument parsing, the typed run configuration built from it, and the LLaMA-Factory registration of the
+result; the run itself is `limopro_plugins.pir.run`, the pruning rule `limopro_plugins.pir.select`.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from limopro_plugins.pir.llm import CLASSIFIERS, SEGMENTERS
+from limopro_plugins.cli import add_field_flags, fields_from
+from limopro_plugins.pir.config import ANSWER_MODES, BACKENDS, DTYPES, ModelConfig, RunConfig
+from limopro_plugins.pir.llm import CLASSIFIERS, SEGMENTERS, LLMConfig
 from limopro_plugins.pir.records import SCHEMAS
+from limopro_plugins.pir.run import Finished, PipelineError, merge, run
 from limopro_plugins.pir.select import DEFAULT_RATIOS, STRATEGIES
 
 
@@ -48,8 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--output", default="out/pir", help="output folder (default: %(default)s)")
     io.add_argument("--name", help="dataset name in output files (default: <input stem>_<strategy>)")
     io.add_argument("--schema", choices=SCHEMAS, help="input schema (default: detected per record)")
-    for field in ("question", "reasoning", "solution", "answer"):
-        io.add_argument(f"--{field}-field", help=f"field holding the {field} (overrides detection)")
+    add_field_flags(io)
     io.add_argument("--limit", type=int, help="read only the first N records")
     io.add_argument("--strict", action="store_true", help="stop at the first bad record")
     io.add_argument(
@@ -77,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     method.add_argument(
         "--answer",
-        choices=("solution", "boxed"),
+        choices=ANSWER_MODES,
         default="solution",
         help="tokens whose perplexity PIR measures: the final solution, or its \\boxed{} only",
     )
@@ -91,13 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument(
         "--backend",
-        choices=("transformers", "vllm"),
+        choices=BACKENDS,
         default="transformers",
         help="vllm: prompt log-probs, the variants reading the shared prefix from vLLM's prefix cache "
         "(vLLM >= 0.11.1), in vLLM's own environment",
     )
     model.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per model (vllm backend)")
-    model.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    model.add_argument("--dtype", default="float32", choices=DTYPES)
     model.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)")
     model.add_argument("--batch-size", type=int, default=1, help="ablated suffixes run per forward pass")
     model.add_argument(
@@ -153,9 +156,72 @@ def build_merge_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from limopro_plugins.pir.run import PipelineError, merge, run
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """The typed run configuration the parsed flags describe."""
+    llm = None
+    if (args.segmenter, args.classifier) != ("rule", "rule"):
+        llm = LLMConfig(
+            args.base_url,
+            args.llm_model,
+            args.api_key_env,
+            args.llm_concurrency,
+            args.llm_timeout,
+            args.llm_retries,
+            Path(args.llm_cache) if args.llm_cache else None,
+        )
+    model = ModelConfig(
+        args.model,
+        args.backend,
+        args.dtype,
+        args.device,
+        args.batch_size,
+        args.max_tokens,
+        args.tensor_parallel_size,
+    )
+    return RunConfig(
+        input=args.input,
+        output=Path(args.output),
+        name=args.name,
+        schema=args.schema,
+        fields=fields_from(args),
+        limit=args.limit,
+        strict=args.strict,
+        shard=args.shard,
+        ratios=tuple(args.ratios),
+        strategy=args.strategy,
+        score_all=args.score_all,
+        answer=args.answer,
+        seed=args.seed,
+        model=model,
+        segmenter=args.segmenter,
+        classifier=args.classifier,
+        llm=llm,
+    )
 
+
+def register(finished: Finished, dataset_dir: str, force: bool) -> None:
+    """Register every pruned ratio for LLaMA-Factory. The pruned records keep the input's schema and
+    field names, so they are read with the run's own --schema and --*-field settings."""
+    from limopro_plugins.train.dataset_info import RegistrationError, register_pruned
+
+    try:
+        register_pruned(
+            Path(dataset_dir),
+            finished.out,
+            finished.spec.name,
+            [f"{r:g}" for r in finished.spec.ratios],
+            schema=finished.settings.schema,
+            fields=finished.settings.fields,
+            force=force,
+        )
+    except RegistrationError as error:
+        raise PipelineError(
+            f"{error}. The files in {finished.out} are complete: once that is fixed, the same "
+            "command registers them without scoring again"
+        ) from error
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     merging = bool(argv) and argv[0] == "merge"
     parser = build_merge_parser() if merging else build_parser()
@@ -165,17 +231,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not merging and args.llm_concurrency < 1:
         parser.error("--llm-concurrency must be at least 1")
     try:
-        if merging:
-            summary = merge(args.shards, args.output, register=args.register, force=args.force)
-        else:
-            summary = run(args)
+        finished = merge(args.shards, args.output) if merging else run(run_config(args))
+        if args.register:
+            register(finished, args.register, args.force)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\ninterrupted: run the same command again to resume from {args.output}", file=sys.stderr)
         return 130
-    print(summary)
+    print(finished.summary)
     return 0
 
 

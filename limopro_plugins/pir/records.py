@@ -17,11 +17,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Literal, cast, get_args
 
 from limopro_plugins.text import PARAGRAPH_BREAK, THINK_CLOSE, THINK_OPEN
 
-SCHEMAS = ("limo", "s1k", "sharegpt", "messages", "alpaca")
+SchemaName = Literal["limo", "s1k", "sharegpt", "messages", "alpaca"]
+SCHEMAS: tuple[SchemaName, ...] = get_args(SchemaName)
 
 
 class InputError(ValueError):
@@ -74,7 +75,7 @@ class Chain:
     index: int
     line: int | None
     record: dict[str, Any]
-    schema: str
+    schema: SchemaName
     question: str
     split: Split
     answer: str | None
@@ -141,7 +142,7 @@ def split_response(text: str) -> Split:
 # --------------------------------------------------------------------------- schema handling
 
 
-def detect_schema(record: dict[str, Any]) -> str:
+def detect_schema(record: dict[str, Any]) -> SchemaName:
     """Name of the schema a record follows, from the fields it has."""
     if isinstance(record.get("messages"), list):
         return "messages"
@@ -219,7 +220,7 @@ def _turns(record: dict[str, Any], schema: str) -> tuple[list[dict[str, Any]], i
 
 
 def parse_record(
-    record: Any, *, index: int, line: int | None, schema: str | None = None, fields: Fields = Fields()
+    record: Any, *, index: int, line: int | None, schema: SchemaName | None = None, fields: Fields = Fields()
 ) -> Chain:
     """Turn one raw record into a Chain, or raise RecordError with the reason."""
     if not isinstance(record, dict):
@@ -284,7 +285,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def iter_raw(
-    source: str, *, schema: str | None = None, fields: Fields = Fields()
+    source: str, *, schema: SchemaName | None = None, fields: Fields = Fields()
 ) -> Iterator[tuple[int, int | None, Any]]:
     """Yield (index, line, record-or-raw-text) for every record of a file or hub dataset.
 
@@ -364,7 +365,7 @@ def _parse_line(raw: bytes) -> Any:
     return record
 
 
-def _iter_json(path: Path, schema: str | None, fields: Fields) -> Iterator[tuple[int, int | None, Any]]:
+def _iter_json(path: Path, schema: SchemaName | None, fields: Fields) -> Iterator[tuple[int, int | None, Any]]:
     """A record holding a lone surrogate is yielded as a _BadLine of its JSON, escapes kept as read."""
     with _open_bytes(path) as handle:
         try:
@@ -384,7 +385,7 @@ def _iter_json(path: Path, schema: str | None, fields: Fields) -> Iterator[tuple
             yield index, None, record
 
 
-def _records_of_object(data: dict[str, Any], schema: str | None, fields: Fields) -> list[Any]:
+def _records_of_object(data: dict[str, Any], schema: SchemaName | None, fields: Fields) -> list[Any]:
     """A JSON file holding one object is either one record or a wrapper such as {"data": [records]}:
     it is a wrapper when it is no usable record (with the run's --schema and fields) and one of its
     fields is a list of objects, or its only field is an empty list. A record's own list fields (tags)
@@ -435,7 +436,9 @@ class _BadLine:
     reason: str
 
 
-def read_chains(source: str, *, schema: str | None = None, fields: Fields = Fields()) -> Iterator[Chain | Reject]:
+def read_chains(
+    source: str, *, schema: SchemaName | None = None, fields: Fields = Fields()
+) -> Iterator[Chain | Reject]:
     """Yield a Chain for every usable record and a Reject (with reason and location) for every other."""
     for index, line, raw in iter_raw(source, schema=schema, fields=fields):
         if isinstance(raw, _BadLine):

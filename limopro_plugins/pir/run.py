@@ -20,7 +20,6 @@ every pruned file (the dataset keeps its size); the summary counts them.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -28,13 +27,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from limopro_plugins import __version__
 from limopro_plugins.eval.grading import extract_math_answer
+from limopro_plugins.pir.config import AnswerMode, Backend, Dtype, ModelConfig, RunConfig
 from limopro_plugins.pir.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl_tolerant
 from limopro_plugins.pir.llm import (
     OUTCOMES,
@@ -48,10 +48,13 @@ from limopro_plugins.pir.llm import (
     annotate_reasoning,
     prompts_fingerprint,
 )
-from limopro_plugins.pir.records import Chain, Fields, InputError, Reject, read_chains
-from limopro_plugins.pir.select import chain_rng, select_removals
+from limopro_plugins.pir.records import Chain, Fields, InputError, Reject, SchemaName, read_chains
+from limopro_plugins.pir.select import Strategy, chain_rng, select_removals
 from limopro_plugins.pir.stats import stats_from_structure
 from limopro_plugins.text import THINK_CLOSE, Mode
+
+if TYPE_CHECKING:
+    from limopro_plugins.pir.score import PIRScorer, VLLMScorer
 
 SAMPLE_NAME = "sample"
 ROW_FILES = ("structure.jsonl", "rejects.jsonl")
@@ -85,19 +88,19 @@ class Counts:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
-    """What determines the scores of a run (compared on resume)."""
+    """What determines the scores of a run: run.json holds them (`asdict`) and a resumed run must match."""
 
     input: str
     model: str
-    backend: str
-    dtype: str
-    answer: str
+    backend: Backend
+    dtype: Dtype
+    answer: AnswerMode
     score_all: bool
     max_tokens: int | None
-    schema: str | None
-    fields: dict[str, str | None] = field(default_factory=dict)
+    schema: SchemaName | None
+    fields: Fields = Fields()
     limit: int | None = None
     segmenter: SegmenterName = "rule"
     classifier: ClassifierName = "rule"
@@ -108,25 +111,29 @@ class Settings:
     def uses_llm(self) -> bool:
         return self.segmenter != "rule" or self.classifier != "rule"
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Settings:
+        """The settings a run.json holds (without its shard)."""
+        return cls(**(data | {"fields": Fields(**data.get("fields", {}))}))
 
-def _settings(args: argparse.Namespace, source: str) -> Settings:
-    fields = Fields(args.question_field, args.reasoning_field, args.solution_field, args.answer_field)
-    uses_llm = args.segmenter != "rule" or args.classifier != "rule"
+
+def _settings(config: RunConfig, source: str) -> Settings:
+    model = config.model
     return Settings(
         source,
-        args.model,
-        args.backend,
-        args.dtype,
-        args.answer,
-        bool(args.score_all or args.strategy == "ppl-all"),
-        args.max_tokens,
-        args.schema,
-        asdict(fields),
-        args.limit,
-        args.segmenter,
-        args.classifier,
-        args.llm_model if uses_llm else None,
-        prompts_fingerprint(args.segmenter, args.classifier),
+        model.name,
+        model.backend,
+        model.dtype,
+        config.answer,
+        config.score_all or config.strategy == "ppl-all",
+        model.max_tokens,
+        config.schema,
+        config.fields,
+        config.limit,
+        config.segmenter,
+        config.classifier,
+        config.llm.model if config.llm else None,
+        prompts_fingerprint(config.segmenter, config.classifier),
     )
 
 
@@ -253,7 +260,7 @@ def boxed_answer(chain: Chain) -> str | None:
     return found or (chain.answer or "").strip() or None
 
 
-def _scorable(item: Chain | Reject, answer_mode: str) -> Chain | Reject:
+def _scorable(item: Chain | Reject, answer_mode: AnswerMode) -> Chain | Reject:
     """A chain with nothing to score is a reject (line and reason kept), as records.py rejects one with no
     final solution and no answer: with --answer boxed, one where `boxed_answer` finds no answer."""
     if isinstance(item, Chain) and answer_mode == "boxed" and boxed_answer(item) is None:
@@ -261,7 +268,7 @@ def _scorable(item: Chain | Reject, answer_mode: str) -> Chain | Reject:
     return item
 
 
-def _answer_text(chain: Chain, mode: str) -> tuple[str, str]:
+def _answer_text(chain: Chain, mode: AnswerMode) -> tuple[str, str]:
     """(bridge, answer) texts: what joins reasoning and answer, and the tokens PIR measures."""
     bridge = f"{THINK_CLOSE}\n\n" if THINK_CLOSE in chain.split.tail else ""
     if mode == "boxed":
@@ -272,8 +279,7 @@ def _answer_text(chain: Chain, mode: str) -> tuple[str, str]:
 def _limited(source: str, settings: Settings, shard: tuple[int, int] | None = None) -> Iterator[Chain | Reject]:
     """The records of this run: the first `limit`, and of those this shard's (index mod N == I); chains
     the settings cannot score come as rejects (`_scorable`)."""
-    fields = Fields(**settings.fields)
-    for item in read_chains(source, schema=settings.schema, fields=fields):
+    for item in read_chains(source, schema=settings.schema, fields=settings.fields):
         if settings.limit is not None and item.index >= settings.limit:
             return
         if shard is None or item.index % shard[1] == shard[0]:
@@ -361,61 +367,53 @@ def score_chain(chain: Chain, annotation: Annotation, tokenizer: Any, scorer: An
     return entry
 
 
-def _load_scorer(args: argparse.Namespace):
+def _load_scorer(model: ModelConfig) -> tuple[Any, PIRScorer | VLLMScorer]:
     """The tokenizer and the PIR scorer of the chosen backend."""
     from limopro_plugins.pir.models import ModelUnavailableError, load_causal_lm, load_tokenizer, resolve
     from limopro_plugins.pir.score import PIRScorer, VLLMScorer
 
     try:
-        source = resolve(args.model)
+        source = resolve(model.name)
         tokenizer = load_tokenizer(source)
-        if args.backend == "vllm":
+        if model.backend == "vllm":
             return tokenizer, VLLMScorer.load(
                 source.path,
-                dtype=args.dtype,
-                max_tokens=args.max_tokens,
-                tensor_parallel_size=args.tensor_parallel_size,
+                dtype=model.dtype,
+                max_tokens=model.max_tokens,
+                tensor_parallel_size=model.tensor_parallel_size,
             )
-        model = load_causal_lm(source, dtype=args.dtype, device=_device(args.device))
+        causal_lm = load_causal_lm(source, dtype=model.dtype, device=_device(model.device))
     except (ModelUnavailableError, ImportError) as error:
         raise PipelineError(str(error)) from error
-    return tokenizer, PIRScorer(model, batch_size=args.batch_size, max_tokens=args.max_tokens)
+    return tokenizer, PIRScorer(causal_lm, batch_size=model.batch_size, max_tokens=model.max_tokens)
 
 
-def _llm_client(args: argparse.Namespace) -> ChatClient:
-    config = LLMConfig(
-        args.base_url,
-        args.llm_model,
-        args.api_key_env,
-        args.llm_concurrency,
-        args.llm_timeout,
-        args.llm_retries,
-        Path(args.llm_cache) if args.llm_cache else None,
-    )
+def _llm_client(config: LLMConfig) -> ChatClient:
     try:
         return ChatClient(config)
     except LLMError as error:
         raise PipelineError(str(error)) from error
 
 
-def _score_new(args: argparse.Namespace, source: str, settings: Settings, out: Path, done: set[int]) -> None:
+def _score_new(config: RunConfig, source: str, settings: Settings, out: Path, done: set[int]) -> None:
     """Score every chain not yet in structure.jsonl / rejects.jsonl, appending as it goes."""
     from tqdm import tqdm
 
-    tokenizer = scorer = None
-    client = _llm_client(args) if settings.uses_llm else None
+    tokenizer: Any = None
+    scorer: PIRScorer | VLLMScorer | None = None
+    client = _llm_client(config.llm) if config.llm and settings.uses_llm else None
     total = _count_records(source, settings.limit)
-    if total is not None and args.shard:
-        total = len(range(args.shard[0], total, args.shard[1]))
+    if total is not None and config.shard:
+        total = len(range(config.shard[0], total, config.shard[1]))
     bar = tqdm(total=total, unit="chain", desc="PIR", dynamic_ncols=True, disable=None)
     bar.update(len(done))
-    todo = (item for item in _limited(source, settings, args.shard) if item.index not in done)
-    workers = args.llm_concurrency if client else 0
+    todo = (item for item in _limited(source, settings, config.shard) if item.index not in done)
+    workers = config.llm.concurrency if client and config.llm else 0
     try:
         for item, annotation in annotated(todo, lambda chain: annotate(chain, settings, client), workers):
             if isinstance(item, Reject):
                 print(f"rejected {item.location}: {item.reason}", file=sys.stderr)
-                if args.strict:  # not recorded: once fixed, the same command reads it again
+                if config.strict:  # not recorded: once fixed, the same command reads it again
                     raise PipelineError(
                         f"{source} {item.location}: {item.reason} (--strict: fix it, then "
                         "run the same command again to resume)"
@@ -424,7 +422,7 @@ def _score_new(args: argparse.Namespace, source: str, settings: Settings, out: P
             else:
                 assert annotation is not None  # every chain is annotated
                 if scorer is None:
-                    tokenizer, scorer = _load_scorer(args)
+                    tokenizer, scorer = _load_scorer(config.model)
                 append_jsonl(out / "structure.jsonl", score_chain(item, annotation, tokenizer, scorer, settings))
             bar.update(1)
     except LLMError as error:
@@ -438,7 +436,7 @@ class OutputSpec:
     """What is written from the scores: which variants, under which name."""
 
     ratios: tuple[float, ...]
-    strategy: str
+    strategy: Strategy
     seed: int
     name: str
 
@@ -526,54 +524,39 @@ def finalize(out: Path, settings: Settings, spec: OutputSpec) -> Counts:
     return counts
 
 
-def _register(out: Path, spec: OutputSpec, settings: Settings, dataset_dir: str | None, force: bool) -> None:
-    """Register every pruned ratio for LLaMA-Factory. The pruned records keep the input's schema and
-    field names, so they are read with the run's own --schema and --*-field settings."""
-    if not dataset_dir:
-        return
-    from limopro_plugins.train.dataset_info import RegistrationError, register_pruned
+@dataclass(frozen=True)
+class Finished:
+    """A finished run (or merge): where its files are, what they hold, and the summary line."""
 
-    try:
-        register_pruned(
-            Path(dataset_dir),
-            out,
-            spec.name,
-            [f"{r:g}" for r in spec.ratios],
-            schema=settings.schema,
-            fields=Fields(**settings.fields),
-            force=force,
-        )
-    except RegistrationError as error:
-        raise PipelineError(
-            f"{error}. The files in {out} are complete: once that is fixed, the same "
-            "command registers them without scoring again"
-        ) from error
+    out: Path
+    spec: OutputSpec
+    settings: Settings
+    summary: str
 
 
-def run(args: argparse.Namespace) -> str:
-    """Run (or resume) a prune job as described by parsed CLI arguments; return the summary line."""
-    source = args.input or str(sample_path())
-    stem = Path(source).stem.split(".")[0] if args.input else SAMPLE_NAME
+def run(config: RunConfig) -> Finished:
+    """Run (or resume) a prune job."""
+    source = config.input or str(sample_path())
+    stem = Path(source).stem.split(".")[0] if config.input else SAMPLE_NAME
     spec = OutputSpec(
-        tuple(args.ratios), args.strategy, args.seed, args.name or f"{stem}_{args.strategy.replace('-', '_')}"
+        config.ratios, config.strategy, config.seed, config.name or f"{stem}_{config.strategy.replace('-', '_')}"
     )
-    out = Path(args.output)
+    out = config.output
     out.mkdir(parents=True, exist_ok=True)
-    settings = _settings(args, source)
+    settings = _settings(config, source)
     started = time.monotonic()
     try:
-        _check_settings(out, settings, args.shard)
-        done = _resume(out, settings, args.shard, args.strict)
-        atomic_write_json(out / "run.json", _run_record(settings, args.shard))
-        _score_new(args, source, settings, out, done)
+        _check_settings(out, settings, config.shard)
+        done = _resume(out, settings, config.shard, config.strict)
+        atomic_write_json(out / "run.json", _run_record(settings, config.shard))
+        _score_new(config, source, settings, out, done)
     except InputError as error:
         raise PipelineError(str(error)) from error
     counts = finalize(out, settings, spec)
-    _register(out, spec, settings, args.register, args.force)
-    return f"{counts.line()} -> {out} ({time.monotonic() - started:.1f} s)"
+    return Finished(out, spec, settings, f"{counts.line()} -> {out} ({time.monotonic() - started:.1f} s)")
 
 
-def merge(shards: list[Path], out: Path, *, register: str | None = None, force: bool = False) -> str:
+def merge(shards: list[Path], out: Path) -> Finished:
     """Combine the folders of a sharded run into exactly the files one unsharded run writes."""
     runs = []
     for shard in shards:
@@ -606,7 +589,6 @@ def merge(shards: list[Path], out: Path, *, register: str | None = None, force: 
         if records:
             atomic_write_jsonl(out / name, records)
     spec = OutputSpec(tuple(float(r) for r in meta["ratios"]), meta["strategy"], meta["seed"], meta["name"])
-    merged = Settings(**settings)
+    merged = Settings.from_json(settings)
     counts = finalize(out, merged, spec)
-    _register(out, spec, merged, register, force)
-    return f"merged {len(shards)} shards: {counts.line()} -> {out}"
+    return Finished(out, spec, merged, f"merged {len(shards)} shards: {counts.line()} -> {out}")

@@ -18,10 +18,12 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from typing import Literal, get_args
 
 from limopro_plugins.text import FUNCTIONAL_MODES, Mode
 
-STRATEGIES = ("pir", "random", "ppl-all")
+Strategy = Literal["pir", "random", "ppl-all"]
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 DEFAULT_RATIOS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
@@ -38,7 +40,7 @@ def select_removals(
     modes: Sequence[Mode],
     pirs: Sequence[float | None],
     ratio: float,
-    strategy: str = "pir",
+    strategy: Strategy = "pir",
     rng: random.Random | None = None,
 ) -> set[int]:
     """Indices of the steps to remove from one chain."""

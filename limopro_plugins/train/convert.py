@@ -17,14 +17,15 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from limopro_plugins import PAPER_SYSTEM_PROMPT
 from limopro_plugins.pir.io import atomic_write_jsonl
-from limopro_plugins.pir.records import Chain, Fields, InputError, Reject, read_chains
+from limopro_plugins.pir.records import Chain, Fields, InputError, Reject, SchemaName, read_chains
 from limopro_plugins.text import THINK_CLOSE, THINK_OPEN
 
-FORMATS = ("sharegpt", "alpaca")
+Format = Literal["sharegpt", "alpaca"]
+FORMATS: tuple[Format, ...] = get_args(Format)
 
 
 @dataclass
@@ -47,7 +48,7 @@ def response_text(chain: Chain, think: bool) -> str:
     return chain.split.join(chain.reasoning)
 
 
-def to_record(chain: Chain, fmt: str, think: bool, system: str) -> dict[str, Any]:
+def to_record(chain: Chain, fmt: Format, think: bool, system: str) -> dict[str, Any]:
     """One LLaMA-Factory record of the given format."""
     response = response_text(chain, think)
     if fmt == "alpaca":
@@ -62,10 +63,10 @@ def convert_file(
     source: str,
     output: Path,
     *,
-    fmt: str = "sharegpt",
+    fmt: Format = "sharegpt",
     think: bool = False,
     system: str = PAPER_SYSTEM_PROMPT,
-    schema: str | None = None,
+    schema: SchemaName | None = None,
     fields: Fields = Fields(),
     rejects: Path | None = None,
     quiet: bool = False,

@@ -23,7 +23,8 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from limopro_plugins.pir.io import atomic_write_text
-from limopro_plugins.pir.records import Fields, Reject, read_chains
+from limopro_plugins.pir.records import Fields, Reject, SchemaName, read_chains
+from limopro_plugins.train.convert import Format, convert_file
 
 INFO_FILE = "dataset_info.json"
 LOCK_SUFFIX = ".lock"
@@ -33,7 +34,7 @@ class RegistrationError(ValueError):
     """dataset_info.json cannot be updated as asked; the message says why, the file is untouched."""
 
 
-def dataset_entry(file_name: str, formatting: str = "sharegpt") -> dict[str, Any]:
+def dataset_entry(file_name: str, formatting: Format = "sharegpt") -> dict[str, Any]:
     """The dataset_info entry for a file written by `convert` (columns and tags as LLaMA-Factory reads them)."""
     if formatting == "alpaca":
         return {
@@ -87,7 +88,7 @@ class Registry:
         self.dataset_dir, self.info = dataset_dir, info
         self.changed = False
 
-    def check(self, name: str, data_file: Path, formatting: str = "sharegpt", force: bool = False) -> dict[str, Any]:
+    def check(self, name: str, data_file: Path, formatting: Format = "sharegpt", force: bool = False) -> dict[str, Any]:
         """The entry `name` would get; RegistrationError if a different one exists and not `force`."""
         entry = dataset_entry(_file_name(self.dataset_dir, data_file), formatting)
         if name in self.info and self.info[name] != entry and not force:
@@ -97,7 +98,7 @@ class Registry:
             )
         return entry
 
-    def add(self, name: str, data_file: Path, formatting: str = "sharegpt", force: bool = False) -> dict[str, Any]:
+    def add(self, name: str, data_file: Path, formatting: Format = "sharegpt", force: bool = False) -> dict[str, Any]:
         """Add (or confirm) the entry `name` for `data_file`; returns the entry."""
         if not data_file.is_file():
             raise RegistrationError(f"data file {data_file} does not exist")
@@ -149,7 +150,7 @@ def locked_registry(dataset_dir: Path) -> Iterator[Registry]:
 
 
 def register_dataset(
-    dataset_dir: Path, name: str, data_file: Path, *, formatting: str = "sharegpt", force: bool = False
+    dataset_dir: Path, name: str, data_file: Path, *, formatting: Format = "sharegpt", force: bool = False
 ) -> dict[str, Any]:
     """Add (or confirm) the entry `name` for `data_file`; returns the entry."""
     if not data_file.is_file():
@@ -164,7 +165,7 @@ def register_pruned(
     name: str,
     ratios: Sequence[str],
     *,
-    schema: str | None = None,
+    schema: SchemaName | None = None,
     fields: Fields = Fields(),
     force: bool = False,
 ) -> list[str]:
@@ -174,8 +175,6 @@ def register_pruned(
     The pruned records keep the input's schema and field names, so `schema` and `fields` are the prune
     run's. Every entry and every record is checked before any file is written: a refusal leaves
     dataset_dir as it was, never an empty or partial dataset file."""
-    from limopro_plugins.train.convert import convert_file
-
     datasets = [f"{name}_{ratio}" for ratio in ratios]
     for dataset in datasets:  # before the lock, which creates dataset_dir
         source, target = out / "pruning" / f"{dataset}.jsonl", dataset_dir / f"{dataset}.jsonl"
@@ -192,7 +191,7 @@ def register_pruned(
     return datasets
 
 
-def _check_convertible(source: Path, schema: str | None, fields: Fields) -> None:
+def _check_convertible(source: Path, schema: SchemaName | None, fields: Fields) -> None:
     """Raise RegistrationError naming the first record of `source` that cannot become a training record,
     with its line and reason."""
     bad = [item for item in read_chains(str(source), schema=schema, fields=fields) if isinstance(item, Reject)]
