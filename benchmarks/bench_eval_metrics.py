@@ -40,8 +40,8 @@ from pathlib import Path
 
 from benchmarks.bench_grading import FILLER
 from limopro_plugins.eval import grading
+from limopro_plugins.eval.metrics import pattern_metrics
 from limopro_plugins.eval.patterns import encoded_profiles, profiles
-from limopro_plugins.eval.task import pattern_metrics
 from limopro_plugins.pir.models import load_tokenizer, resolve
 
 CHECK = "Wait, let me check this step again: substituting back gives the same value, so it holds. "

@@ -18,8 +18,17 @@ import pytest
 import yaml
 
 from limopro_plugins import PAPER_SYSTEM_PROMPT
+from limopro_plugins.eval.benchmarks import BENCHMARKS
 from limopro_plugins.eval.discovery import task_dir
 from limopro_plugins.eval.grading import Graded
+from limopro_plugins.eval.metrics import (
+    THINK_TOKENS,
+    majority_correct,
+    mean_of_samples,
+    metric_list,
+    pass_at_k,
+    ratio_of_sums,
+)
 from limopro_plugins.eval.patterns import profiles
 from limopro_plugins.eval.task import (
     GPQA_INSTRUCTION,
@@ -28,11 +37,7 @@ from limopro_plugins.eval.task import (
     LimoproTask,
     doc_to_text,
     keep_all,
-    majority_correct,
-    mean_of_samples,
     normalize,
-    pass_at_k,
-    ratio_of_sums,
     response_tokenizer,
     shuffled_options,
     system_prompt,
@@ -97,6 +102,19 @@ def test_normalized_docs_and_user_turns(shared_data: Path) -> None:
     asks_for_the_letter = text.endswith(GPQA_INSTRUCTION)
     assert lists_options and asks_for_the_letter and gpqa["answer"] in LETTERS
     assert "\\boxed{" in GPQA_INSTRUCTION
+
+
+def test_the_yamls_name_the_benchmark_table_and_its_metrics() -> None:
+    """lm-eval reads the YAMLs, the package its tables: they must name the same tasks and metrics."""
+    folder = Path(task_dir()) / "limopro"
+    tasks = [yaml.safe_load(path.read_text())["task"] for path in sorted(folder.glob("limopro_*.yaml"))]
+    assert sorted(tasks) == sorted(BENCHMARKS)
+    group = yaml.safe_load((folder / "limopro.yaml").read_text())
+    assert group["task"] == list(BENCHMARKS)
+    left_to_the_report = ("eff", *THINK_TOKENS)  # ratios: a mean over tasks is not the group's value
+    assert [m["metric"] for m in group["aggregate_metric_list"]] == [
+        m["metric"] for m in metric_list() if m["metric"] not in left_to_the_report
+    ]
 
 
 def test_yaml_prompt_and_paper_defaults() -> None:

@@ -12,6 +12,7 @@ import pytest
 from transformers import PythonBackend
 
 from limopro_plugins.eval.grading import extract_boxed
+from limopro_plugins.eval.metrics import pattern_metrics
 from limopro_plugins.eval.patterns import (
     Profile,
     TokensBefore,
@@ -20,7 +21,6 @@ from limopro_plugins.eval.patterns import (
     _word_counter,
     profiles,
 )
-from limopro_plugins.eval.task import pattern_metrics
 from limopro_plugins.pir.classify import RuleClassifier
 from limopro_plugins.pir.segment import segment
 from tests.pir.test_structure import fuzz_texts

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from limopro_plugins.eval.patterns import Profile, profiles
+from limopro_plugins.eval.plots import pyplot
 from limopro_plugins.pir.classify import Classifier
 from limopro_plugins.pir.segment import structure
 from limopro_plugins.pir.stats import PatternStats, StepRecord
@@ -59,9 +61,16 @@ def is_lm_eval_samples(path: Path) -> bool:
     return isinstance(record, dict) and "doc_id" in record and "filtered_resps" in record
 
 
+def add_profile(stats: PatternStats, found: Profile) -> None:
+    """Count one generated response (from `patterns.profiles`) in `stats`."""
+    stats.chains += 1
+    for mode, steps in found.mode_steps.items():
+        stats.steps[mode] += steps
+        stats.tokens[mode] += found.mode_tokens[mode]
+
+
 def stats_from_samples(path: Path, tokenizer: Any) -> PatternStats:
     """Statistics of every generated response (all n samples per question) in a --log_samples file."""
-    from limopro_plugins.eval.patterns import profiles
 
     stats = PatternStats(unit="responses")
     with path.open(encoding="utf-8") as handle:
@@ -71,7 +80,7 @@ def stats_from_samples(path: Path, tokenizer: Any) -> PatternStats:
             if responses and isinstance(responses[0], list):
                 responses = responses[0]
             for found in profiles([r for r in responses if isinstance(r, str)], tokenizer):
-                stats.add_profile(found)
+                add_profile(stats, found)
     return stats
 
 
@@ -141,10 +150,7 @@ def plot_pir(stats: PatternStats, path: Path) -> bool:
     present = {m: v for m, v in stats.pirs.items() if v}
     if not present:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(len(present), 1, figsize=(7, 2.2 * len(present)), sharex=True, squeeze=False)
     for ax, (mode, values) in zip(axes[:, 0], present.items()):

@@ -19,15 +19,13 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from limopro_plugins.eval.benchmarks import BENCHMARKS as TASKS
+from limopro_plugins.eval.metrics import MODE_SHARES, PATTERN_METRICS, THINK_TOKENS
+from limopro_plugins.eval.plots import pyplot
 from limopro_plugins.pir.io import atomic_write_bytes, atomic_write_text
-from limopro_plugins.text import MODE_NAMES
 
-BENCHMARKS = {"limopro_aime": "AIME", "limopro_amc": "AMC", "limopro_gpqa_diamond": "GPQA Diamond"}
-MODE_SHARES = tuple(f"share_{mode}" for mode in MODE_NAMES)
-THINK_TOKENS = ("think_tok", "answer_tok")
-"""Mean tokens before / after `</think>`, over the responses that have it."""
-THINK_METRICS = ("think_rate", *THINK_TOKENS)
-PATTERN_METRICS = ("steps", *MODE_SHARES, *THINK_METRICS)
+BENCHMARKS = {task: benchmark.label for task, benchmark in TASKS.items()}
+"""The report's column name of each lm-eval task."""
 PAPER_METRICS = ("acc", "tok", "eff")
 
 Format = Literal["plain", "markdown", "csv"]
@@ -595,10 +593,7 @@ def _save(fig: Any, path: Path) -> None:
 
 def plot(frame: pd.DataFrame, path: Path) -> None:
     """Accuracy versus tokens, one panel per benchmark, one labelled point per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     benchmarks = _benchmarks(frame)
     fig, axes = plt.subplots(1, len(benchmarks), figsize=(4.2 * len(benchmarks), 3.6), squeeze=False)
@@ -647,10 +642,7 @@ def plot_modes(frame: pd.DataFrame, path: Path) -> bool:
     columns = list(part.columns)
     if part.empty or not columns:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(part), 3.8))
     bottom = pd.Series(0.0, index=part.index)

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from limopro_plugins.text import Mode
-
-if TYPE_CHECKING:
-    from limopro_plugins.eval.patterns import Profile
 
 
 @dataclass
@@ -39,13 +36,6 @@ class PatternStats:
             self.tokens[step.mode] += step.tokens
             if step.pir is not None:
                 self.pirs[step.mode].append(step.pir)
-
-    def add_profile(self, found: Profile) -> None:
-        """Count one generated response (from `patterns.profile`)."""
-        self.chains += 1
-        for mode, steps in found.mode_steps.items():
-            self.steps[mode] += steps
-            self.tokens[mode] += found.mode_tokens[mode]
 
     def shares(self) -> dict[str, float]:
         """Token share of each mode (sums to 1 when there are any tokens)."""
