@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 
 from limopro_plugins.eval import grading
+from limopro_plugins.pir.answers import extract_math_answer
 
 FILLER = (
     "We expand the product and collect terms. Checking the parity, the expression is even, so "
@@ -119,7 +120,7 @@ def plain_math_verify(items: list[tuple[str, str, str | float]]) -> int:
 
     correct = 0
     for _, response, gold in items:
-        answer = grading.extract_math_answer(response)
+        answer = extract_math_answer(response)
         correct += answer is not None and verify(parse(f"${gold}$"), parse(f"${answer}$"))
     return correct
 
@@ -156,9 +157,7 @@ def main() -> None:
     )
 
     sane = [
-        item
-        for item in items
-        if item[0] == "math" and grading.extract_math_answer(item[1]) is not None and len(item[1]) > 1000
+        item for item in items if item[0] == "math" and extract_math_answer(item[1]) is not None and len(item[1]) > 1000
     ][: args.baseline]
     ours, ours_correct = timed(grade_all, sane)
     base, base_correct = timed(plain_math_verify, sane)

@@ -12,13 +12,12 @@ from limopro_plugins.eval import grading
 from limopro_plugins.eval.grading import (
     Graded,
     answer_key,
-    extract_boxed,
     extract_choice,
-    extract_math_answer,
     grade_choice,
     grade_math,
     math_equal,
 )
+from limopro_plugins.pir.answers import extract_boxed, extract_math_answer
 
 LONG_REASONING = "We expand and simplify, then check each case against the constraint. " * 200
 

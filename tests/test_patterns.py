@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from transformers import PythonBackend
 
-from limopro_plugins.eval.grading import extract_boxed
 from limopro_plugins.eval.metrics import pattern_metrics
 from limopro_plugins.eval.patterns import (
     Profile,
@@ -21,6 +20,7 @@ from limopro_plugins.eval.patterns import (
     _word_counter,
     profiles,
 )
+from limopro_plugins.pir.answers import extract_boxed
 from limopro_plugins.pir.classify import RuleClassifier
 from limopro_plugins.pir.segment import segment
 from tests.pir.test_structure import fuzz_texts

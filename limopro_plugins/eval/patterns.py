@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from limopro_plugins.eval.grading import extract_boxed
+from limopro_plugins.pir.answers import extract_boxed
 from limopro_plugins.pir.segment import rule_steps
 from limopro_plugins.text import MODE_NAMES, THINK_CLOSE, Mode
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from limopro_plugins import __version__
-from limopro_plugins.eval.grading import extract_math_answer
+from limopro_plugins.pir.answers import extract_math_answer
 from limopro_plugins.pir.config import AnswerMode, Backend, Dtype, ModelConfig, RunConfig
 from limopro_plugins.pir.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl_tolerant
 from limopro_plugins.pir.llm import (
