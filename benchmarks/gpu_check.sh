@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The vLLM backend's check on one NVIDIA GPU (docs/pir.md, "vLLM at the prefix-cache bound"):
 # installs limopro-plugins with the vllm and test extras in a virtual environment of its own, runs
-# tests/test_vllm_scorer.py (which then also checks the installed vLLM's own classes) and
+# tests/pir/test_vllm_scorer.py (which then also checks the installed vLLM's own classes) and
 # benchmarks/bench_pir.py --backend vllm on a small public model, over two synthetic chains and the
 # bundled sample. Prints the table and PASS or FAIL (exit status 1 on FAIL, 2 without a GPU).
 #
@@ -27,7 +27,7 @@ start=$SECONDS
 echo "install: $((SECONDS - start)) s"
 status=0
 # The scorer's CPU tests, here against the installed vLLM's own classes too.
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/test_vllm_scorer.py || status=$?
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/pir/test_vllm_scorer.py || status=$?
 "$VENV/bin/python" benchmarks/bench_pir.py --backend vllm --model "$MODEL" --device cuda --dtype bfloat16 \
   --repeats 2 || status=$?
 echo "gpu_check: $((SECONDS - start)) s in all"

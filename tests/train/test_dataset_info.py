@@ -14,8 +14,7 @@ import pytest
 
 from limopro_plugins.train.convert import convert_file
 from limopro_plugins.train.dataset_info import RegistrationError, dataset_entry, register_dataset
-
-SAMPLE = Path(__file__).resolve().parents[1] / "limopro_plugins" / "data" / "sample_chains.jsonl"
+from tests.data.texts import SAMPLE
 
 
 @pytest.fixture

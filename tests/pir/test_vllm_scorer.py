@@ -1,7 +1,7 @@
 """The vLLM scorer's request plan, cache reads, missing log-probs and fallback, on CPU.
 
 vLLM itself needs a GPU and its own environment; these tests drive VLLMScorer's real code path through
-`PrefixCacheEngine` (tests/vllm_standin.py), which keeps vllm.LLM.generate's contract for prompt
+`PrefixCacheEngine` (tests/pir/vllm_standin.py), which keeps vllm.LLM.generate's contract for prompt
 log-probabilities and its block prefix cache on the tiny transformers model, and compare every PIR with
 the transformers scorer's on the same chains.
 """
@@ -25,7 +25,7 @@ from limopro_plugins.pir.score import (
     encode,
     plan_requests,
 )
-from tests.vllm_standin import OldSamplingParams, PrefixCacheEngine, SamplingParams
+from tests.pir.vllm_standin import OldSamplingParams, PrefixCacheEngine, SamplingParams
 
 STEPS = [
     "First we compute 2 + 3 = 5. ",
@@ -222,7 +222,7 @@ def test_the_gpu_benchmark_table_runs_on_the_stand_in(tiny, capsys) -> None:
 def test_the_gpu_check_stops_with_one_sentence_without_a_gpu(tmp_path: Path) -> None:
     if shutil.which("nvidia-smi"):
         pytest.skip("this machine has an NVIDIA GPU: run benchmarks/gpu_check.sh itself")
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.sh"
     venv = tmp_path / "venv"
     result = subprocess.run(
         ["bash", str(script)], capture_output=True, text=True, env={**os.environ, "VENV": str(venv)}, timeout=60

@@ -39,6 +39,7 @@ from limopro_plugins.pir.records import Chain, Reject, read_chains
 from limopro_plugins.pir.run import Settings, annotate, annotated, upgraded_run_record
 from limopro_plugins.pir.segment import segment
 from limopro_plugins.text import Mode
+from tests.data.texts import SAMPLE
 
 REASONING = (
     "Let x be the number of apples. Then 3x + 2 = 11, so x = 3.\n\n"
@@ -370,9 +371,6 @@ def test_requests_run_concurrently_within_the_bound_and_results_keep_order(endpo
         a.steps[0].text == f"Step {item.index} first.\n\n" and a.llm == {"segment": "ok"} for item, a in results if a
     )
     assert 2 <= fake.max_in_flight <= 3 and time.monotonic() - started < 9 * 0.2
-
-
-SAMPLE = Path(__file__).resolve().parents[1] / "limopro_plugins" / "data" / "sample_chains.jsonl"
 
 
 @pytest.mark.slow

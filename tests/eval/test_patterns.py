@@ -23,9 +23,8 @@ from limopro_plugins.eval.patterns import (
 from limopro_plugins.pir.answers import extract_boxed
 from limopro_plugins.pir.classify import RuleClassifier
 from limopro_plugins.pir.segment import segment
+from tests.data.texts import SAMPLE
 from tests.pir.test_structure import fuzz_texts
-
-SAMPLE = Path(__file__).resolve().parents[1] / "limopro_plugins" / "data" / "sample_chains.jsonl"
 
 RESPONSE = (
     "First we add the numbers, so the sum is 10.\n\n"  # progressive: 10 words

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from limopro_plugins.analyze import main
-
-SAMPLE = Path(__file__).resolve().parents[1] / "limopro_plugins" / "data" / "sample_chains.jsonl"
+from tests.data.texts import SAMPLE
 
 
 def test_structure_file_with_scores_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
