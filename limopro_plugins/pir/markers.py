@@ -442,12 +442,6 @@ def candidates(anchors: frozenset[str]) -> dict[str, list[Branch]]:
     return found
 
 
-def sentence(text: str) -> Sentence:
-    """A sentence of any text as the cues read it: folded, with its candidate branches."""
-    folded = fold(text)
-    return Sentence(folded, candidates(anchors_by_sentence(folded, [0, len(folded)]).get(0, frozenset())))
-
-
 NO_SENTENCE = Sentence("", _NONE)
 
 
