@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, cast, get_args
@@ -142,25 +142,6 @@ def split_response(text: str) -> Split:
 # --------------------------------------------------------------------------- schema handling
 
 
-def detect_schema(record: dict[str, Any]) -> SchemaName:
-    """Name of the schema a record follows, from the fields it has."""
-    if isinstance(record.get("messages"), list):
-        return "messages"
-    if isinstance(record.get("conversations"), list):
-        return "sharegpt"
-    if any(k.endswith("thinking_trajectories") or k.endswith("thinking_trajectory") for k in record):
-        return "s1k"
-    if "instruction" in record and "output" in record:
-        return "alpaca"
-    if "question" in record and "solution" in record:
-        return "limo"
-    raise RecordError(
-        "unknown schema: expected LIMO (question/solution), S1K (question/thinking_trajectories/attempt), "
-        "sharegpt (conversations), messages, or alpaca (instruction/output) fields; "
-        "or pass --schema and --question-field/--reasoning-field"
-    )
-
-
 def _text(record: dict[str, Any], name: str) -> str:
     if name not in record:
         raise RecordError(f"missing field {name!r}")
@@ -219,6 +200,101 @@ def _turns(record: dict[str, Any], schema: str) -> tuple[list[dict[str, Any]], i
     return turns, question_at, answer_at
 
 
+def _response_split(record: dict[str, Any], fields: Fields, response_field: str) -> Split:
+    """The response of a one-text schema (LIMO, alpaca) cut into reasoning and final solution, or, with
+    --solution-field, all reasoning with the solution from that field."""
+    response = _text(record, fields.reasoning or response_field)
+    return Split("", response, "", _text(record, fields.solution)) if fields.solution else split_response(response)
+
+
+def _parse_limo(record: dict[str, Any], fields: Fields) -> tuple[str, Split]:
+    return _text(record, fields.question or "question"), _response_split(record, fields, "solution")
+
+
+def _rebuild_limo(record: dict[str, Any], fields: Fields, response: str) -> None:
+    record[fields.reasoning or "solution"] = response
+
+
+def _parse_alpaca(record: dict[str, Any], fields: Fields) -> tuple[str, Split]:
+    question = _text(record, fields.question or "instruction")
+    extra = record.get("input")
+    if isinstance(extra, str) and extra.strip():
+        question = f"{question}\n\n{extra}"
+    return question, _response_split(record, fields, "output")
+
+
+def _rebuild_alpaca(record: dict[str, Any], fields: Fields, response: str) -> None:
+    record[fields.reasoning or "output"] = response
+
+
+def _is_s1k(record: dict[str, Any]) -> bool:
+    return any(k.endswith("thinking_trajectories") or k.endswith("thinking_trajectory") for k in record)
+
+
+def _parse_s1k(record: dict[str, Any], fields: Fields) -> tuple[str, Split]:
+    question = _text(record, fields.question or "question")
+    reasoning_key, solution_key = _s1k_fields(record, fields)
+    separate = _text(record, solution_key) if solution_key in record else None
+    return question, Split("", _text(record, reasoning_key), "", separate)
+
+
+def _rebuild_s1k(record: dict[str, Any], fields: Fields, response: str) -> None:
+    key, _ = _s1k_fields(record, fields)
+    record[key] = [response] if isinstance(record[key], list) else response
+
+
+def _turn_schema(name: SchemaName) -> Schema:
+    """A chat schema (messages, sharegpt): the last assistant turn is the response, the user turn before
+    it the question."""
+    field, content = ("messages" if name == "messages" else "conversations"), _ROLE_KEYS[name][1]
+
+    def parse(record: dict[str, Any], fields: Fields) -> tuple[str, Split]:
+        turns, q_at, a_at = _turns(record, name)
+        return turns[q_at][content], split_response(turns[a_at][content])
+
+    def rebuild(record: dict[str, Any], fields: Fields, response: str) -> None:
+        turns, _, a_at = _turns(record, name)
+        turns[a_at][content] = response
+
+    return Schema(name, lambda record: isinstance(record.get(field), list), parse, rebuild)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """One input schema: how a record is recognised, read into question and response, and written back
+    with a new response (every other field kept). Adding a schema is one entry in `SCHEMA_REGISTRY`."""
+
+    name: SchemaName
+    detect: Callable[[dict[str, Any]], bool]
+    parse: Callable[[dict[str, Any], Fields], tuple[str, Split]]
+    rebuild: Callable[[dict[str, Any], Fields, str], None]
+
+
+SCHEMA_REGISTRY: dict[SchemaName, Schema] = {
+    schema.name: schema
+    for schema in (
+        _turn_schema("messages"),
+        _turn_schema("sharegpt"),
+        Schema("s1k", _is_s1k, _parse_s1k, _rebuild_s1k),
+        Schema("alpaca", lambda record: "instruction" in record and "output" in record, _parse_alpaca, _rebuild_alpaca),
+        Schema("limo", lambda record: "question" in record and "solution" in record, _parse_limo, _rebuild_limo),
+    )
+}
+"""The schemas in the order detection tries them (the most specific fields first)."""
+
+
+def detect_schema(record: dict[str, Any]) -> SchemaName:
+    """Name of the schema a record follows, from the fields it has."""
+    for schema in SCHEMA_REGISTRY.values():
+        if schema.detect(record):
+            return schema.name
+    raise RecordError(
+        "unknown schema: expected LIMO (question/solution), S1K (question/thinking_trajectories/attempt), "
+        "sharegpt (conversations), messages, or alpaca (instruction/output) fields; "
+        "or pass --schema and --question-field/--reasoning-field"
+    )
+
+
 def parse_record(
     record: Any, *, index: int, line: int | None, schema: SchemaName | None = None, fields: Fields = Fields()
 ) -> Chain:
@@ -227,25 +303,9 @@ def parse_record(
         raise RecordError(f"record must be a JSON object, got {type(record).__name__}")
     schema = schema or detect_schema(record)
     answer = _answer(record, fields.answer)
-    if schema in ("limo", "alpaca"):
-        question = _text(record, fields.question or ("question" if schema == "limo" else "instruction"))
-        extra = record.get("input") if schema == "alpaca" else None
-        if isinstance(extra, str) and extra.strip():
-            question = f"{question}\n\n{extra}"
-        response = _text(record, fields.reasoning or ("solution" if schema == "limo" else "output"))
-        split = Split("", response, "", _text(record, fields.solution)) if fields.solution else split_response(response)
-    elif schema == "s1k":
-        question = _text(record, fields.question or "question")
-        reasoning_key, solution_key = _s1k_fields(record, fields)
-        separate = _text(record, solution_key) if solution_key in record else None
-        split = Split("", _text(record, reasoning_key), "", separate)
-    elif schema in ("messages", "sharegpt"):
-        turns, q_at, a_at = _turns(record, schema)
-        content = _ROLE_KEYS[schema][1]
-        question = turns[q_at][content]
-        split = split_response(turns[a_at][content])
-    else:
+    if schema not in SCHEMA_REGISTRY:
         raise RecordError(f"unknown schema {schema!r}; choose one of {', '.join(SCHEMAS)}")
+    question, split = SCHEMA_REGISTRY[schema].parse(record, fields)
     if not split.reasoning.strip():
         raise RecordError("empty reasoning (nothing before </think>)")
     if not split.solution and not (answer and answer.strip()):
@@ -255,18 +315,7 @@ def parse_record(
 
 def _rebuild(chain: Chain, reasoning: str) -> dict[str, Any]:
     record = json.loads(json.dumps(chain.record))  # deep copy of plain JSON data
-    fields, schema = chain.fields, chain.schema
-    text = chain.split.join(reasoning)
-    if schema == "limo":
-        record[fields.reasoning or "solution"] = text
-    elif schema == "s1k":
-        key, _ = _s1k_fields(record, fields)
-        record[key] = [text] if isinstance(record[key], list) else text
-    elif schema in ("messages", "sharegpt"):
-        turns, _, a_at = _turns(record, schema)
-        turns[a_at][_ROLE_KEYS[schema][1]] = text
-    elif schema == "alpaca":
-        record[fields.reasoning or "output"] = text
+    SCHEMA_REGISTRY[chain.schema].rebuild(record, chain.fields, chain.split.join(reasoning))
     return record
 
 
