@@ -23,6 +23,7 @@ from limopro_plugins.eval.benchmarks import BENCHMARKS as TASKS
 from limopro_plugins.eval.metrics import MODE_SHARES, PATTERN_METRICS, THINK_TOKENS
 from limopro_plugins.eval.plots import pyplot
 from limopro_plugins.pir.io import atomic_write_bytes, atomic_write_text
+from limopro_plugins.text import THINK_CLOSE
 
 BENCHMARKS = {task: benchmark.label for task, benchmark in TASKS.items()}
 """The report's column name of each lm-eval task."""
@@ -439,15 +440,21 @@ def paper_table(frame: pd.DataFrame, baseline: str | None = None) -> Table:
     return Table(tuple(title), groups, tuple(columns), tuple(rows))
 
 
-PATTERN_COLUMNS = (
-    ("steps", Column("steps", "steps")),
-    ("share_progressive", Column("progr.", "% progressive")),
-    ("share_verification", Column("verif.", "% verification")),
-    ("share_multi_method", Column("multi", "% multi-method")),
-    ("share_error_correction", Column("error", "% error corr.")),
-    ("think_rate", Column("%", "% </think>")),
-    ("think_tok", Column("think", "think tok")),
-    ("answer_tok", Column("answer", "answer tok")),
+PATTERN_COLUMNS = tuple(
+    zip(
+        PATTERN_METRICS,  # steps, the four mode shares in MODE_NAMES order, think_rate, think_tok, answer_tok
+        (
+            Column("steps", "steps"),
+            Column("progr.", "% progressive"),
+            Column("verif.", "% verification"),
+            Column("multi", "% multi-method"),
+            Column("error", "% error corr."),
+            Column("%", f"% {THINK_CLOSE}"),
+            Column("think", "think tok"),
+            Column("answer", "answer tok"),
+        ),
+        strict=True,
+    )
 )
 
 
@@ -511,7 +518,7 @@ def render_plain(table: Table) -> str:
 
 
 def _markdown_text(text: str) -> str:
-    return text.strip().replace("|", "\\|").replace("</think>", "`</think>`")
+    return text.strip().replace("|", "\\|").replace(THINK_CLOSE, f"`{THINK_CLOSE}`")
 
 
 def render_markdown(table: Table) -> str:
