@@ -185,7 +185,9 @@ def _turns(record: dict[str, Any], schema: str) -> tuple[list[dict[str, Any]], i
     """The turn list and the positions of the last assistant turn and the user turn before it."""
     name = "messages" if schema == "messages" else "conversations"
     role, content, user, assistant = _ROLE_KEYS[schema]
-    turns = record[name]
+    turns = record.get(name)
+    if not isinstance(turns, list):  # --schema names a chat schema the record does not follow
+        raise RecordError(f"missing list field {name!r}")
     if not all(isinstance(t, dict) and isinstance(t.get(content), str) for t in turns):
         raise RecordError(f"every turn of {name!r} must be an object with a string {content!r}")
     answer_at = max((i for i, t in enumerate(turns) if t.get(role) == assistant), default=-1)

@@ -59,6 +59,17 @@ def test_each_schema_becomes_a_sharegpt_record(tmp_path: Path, schema: str) -> N
     assert "2+3 = 5" in assistant["value"]
 
 
+@pytest.mark.parametrize("schema", ["messages", "sharegpt"])
+def test_a_chat_schema_forced_on_other_records_rejects_them(tmp_path: Path, schema: str) -> None:
+    """--schema messages on LIMO records: each is a reject naming the missing field, not a traceback."""
+    src = write(tmp_path / "in.jsonl", [LIMO, {schema if schema == "messages" else "conversations": "not a list"}])
+    counts = convert_file(str(src), tmp_path / "out.jsonl", schema=schema)
+    assert (counts.read, counts.written, counts.rejected) == (2, 0, 2)
+    field = "messages" if schema == "messages" else "conversations"
+    reasons = [json.loads(line)["reason"] for line in (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines()]
+    assert reasons == [f"missing list field {field!r}"] * 2
+
+
 def test_plain_keeps_the_source_text_and_think_wraps_the_reasoning(tmp_path: Path) -> None:
     src = write(tmp_path / "in.jsonl", [LIMO])
     convert_file(str(src), tmp_path / "plain.jsonl")
