@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from limopro_plugins.cli import add_field_flags, fields_from
-from limopro_plugins.pir.config import ANSWER_MODES, BACKENDS, DTYPES, ModelConfig, RunConfig
+from limopro_plugins.pir.config import ANSWER_MODES, BACKENDS, DTYPES, ModelConfig, RayConfig, RunConfig
 from limopro_plugins.pir.llm import CLASSIFIERS, SEGMENTERS, LLMConfig
 from limopro_plugins.pir.records import SCHEMAS
 from limopro_plugins.pir.run import Finished, PipelineError, merge, run
@@ -61,6 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="I/N",
         help="process only records with index mod N == I (then: prune merge OUT_0 ... OUT_N-1)",
     )
+    io.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="score on a Ray cluster, one scorer per GPU (or CPU slot): at ADDRESS (HOST:PORT, auto), or "
+        "without one on the local instance Ray finds or starts (needs limopro-plugins[ray])",
+    )
+    io.add_argument("--ray-actors", type=int, metavar="N", help="with --ray: at most N scorer actors")
     io.add_argument(
         "--register", metavar="DIR", help="also register every pruned ratio in DIR/dataset_info.json for LLaMA-Factory"
     )
@@ -196,6 +205,7 @@ def run_config(args: argparse.Namespace) -> RunConfig:
         segmenter=args.segmenter,
         classifier=args.classifier,
         llm=llm,
+        ray=RayConfig(args.ray or None, args.ray_actors) if args.ray is not None else None,
     )
 
 
@@ -230,6 +240,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--segmenter llm and --classifier hybrid / llm need --base-url and --llm-model")
     if not merging and args.llm_concurrency < 1:
         parser.error("--llm-concurrency must be at least 1")
+    if not merging and args.ray is not None and args.device.startswith("cuda:"):
+        parser.error("--ray gives each scorer its own GPUs: use --device auto (or cuda, or cpu), not a GPU number")
+    if not merging and args.ray_actors is not None and args.ray_actors < 1:
+        parser.error("--ray-actors must be at least 1")
     try:
         finished = merge(args.shards, args.output) if merging else run(run_config(args))
         if args.register:

@@ -37,6 +37,15 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class RayConfig:
+    """`--ray`: score on a Ray cluster (pir/cluster.py) instead of in this process."""
+
+    address: str | None = None
+    """HOST:PORT or auto; None joins the local instance Ray finds, or starts one."""
+    max_actors: int | None = None
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """One prune run: input and output, the method, the scoring model, and the LLM when one is asked.
 
@@ -59,3 +68,4 @@ class RunConfig:
     segmenter: SegmenterName = "rule"
     classifier: ClassifierName = "rule"
     llm: LLMConfig | None = None
+    ray: RayConfig | None = None

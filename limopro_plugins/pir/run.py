@@ -25,16 +25,19 @@ import json
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict, dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from limopro_plugins import __version__
 from limopro_plugins.pir.answers import extract_math_answer
-from limopro_plugins.pir.config import AnswerMode, Backend, Dtype, ModelConfig, RunConfig
+from limopro_plugins.pir.cluster import ClusterError, RaySpec, imap_ordered
+from limopro_plugins.pir.config import AnswerMode, Backend, Dtype, ModelConfig, RayConfig, RunConfig
 from limopro_plugins.pir.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl_tolerant
 from limopro_plugins.pir.llm import (
     OUTCOMES,
@@ -268,7 +271,7 @@ def _scorable(item: Chain | Reject, answer_mode: AnswerMode) -> Chain | Reject:
     return item
 
 
-def _answer_text(chain: Chain, mode: AnswerMode) -> tuple[str, str]:
+def answer_text(chain: Chain, mode: AnswerMode) -> tuple[str, str]:
     """(bridge, answer) texts: what joins reasoning and answer, and the tokens PIR measures."""
     bridge = f"{THINK_CLOSE}\n\n" if THINK_CLOSE in chain.split.tail else ""
     if mode == "boxed":
@@ -335,7 +338,7 @@ def score_chain(chain: Chain, annotation: Annotation, tokenizer: Any, scorer: An
 
     steps, modes = annotation.steps, annotation.modes
     texts = [s.text for s in steps]
-    bridge, answer = _answer_text(chain, settings.answer)
+    bridge, answer = answer_text(chain, settings.answer)
     encoded = encode(tokenizer, chain.question, texts, bridge, answer)
     which = [i for i, m in enumerate(modes) if settings.score_all or m.functional]
     entry: dict[str, Any] = {
@@ -395,12 +398,46 @@ def _llm_client(config: LLMConfig) -> ChatClient:
         raise PipelineError(str(error)) from error
 
 
+def chain_scorer(model: ModelConfig, settings: Settings) -> Callable[[tuple[Chain, Annotation]], dict]:
+    """Load the scorer once; the function it returns scores one annotated chain into its structure.jsonl
+    entry. Module-level, so a Ray actor can build it from (model, settings)."""
+    tokenizer, scorer = _load_scorer(model)
+    return lambda job: score_chain(job[0], job[1], tokenizer, scorer, settings)
+
+
+def _scored_here(
+    pairs: Iterable[tuple[Chain | Reject, Annotation | None]], model: ModelConfig, settings: Settings
+) -> Generator[tuple[Chain | Reject, dict | None], None, None]:
+    """(item, entry) in input order, scored in this process; the model loads at the first chain."""
+    score = None
+    for item, annotation in pairs:
+        if isinstance(item, Reject):
+            yield item, None
+            continue
+        assert annotation is not None  # every chain is annotated
+        if score is None:
+            score = chain_scorer(model, settings)
+        yield item, score((item, annotation))
+
+
+def _scored_on_ray(
+    pairs: Iterable[tuple[Chain | Reject, Annotation | None]], model: ModelConfig, settings: Settings, ray: RayConfig
+) -> Generator[tuple[Chain | Reject, dict | None], None, None]:
+    """The same, scored by actors on a Ray cluster, each loading the scorer once (pir/cluster.py): one
+    per tensor-parallel group of GPUs with vLLM, per GPU with transformers, per CPU slot without GPUs."""
+    gpus = model.tensor_parallel_size if model.backend == "vllm" else 1
+    spec = RaySpec(ray.address, gpus, cpu_only=model.device == "cpu", max_actors=ray.max_actors)
+    jobs = (
+        (item, (item, annotation) if isinstance(item, Chain) and annotation else None) for item, annotation in pairs
+    )
+    return imap_ordered(partial(chain_scorer, model, settings), jobs, spec, lambda item: item.location)
+
+
 def _score_new(config: RunConfig, source: str, settings: Settings, out: Path, done: set[int]) -> None:
-    """Score every chain not yet in structure.jsonl / rejects.jsonl, appending as it goes."""
+    """Score every chain not yet in structure.jsonl / rejects.jsonl, appending each row in input order,
+    here or on a Ray cluster (the same rows either way)."""
     from tqdm import tqdm
 
-    tokenizer: Any = None
-    scorer: PIRScorer | VLLMScorer | None = None
     client = _llm_client(config.llm) if config.llm and settings.uses_llm else None
     total = _count_records(source, settings.limit)
     if total is not None and config.shard:
@@ -409,23 +446,28 @@ def _score_new(config: RunConfig, source: str, settings: Settings, out: Path, do
     bar.update(len(done))
     todo = (item for item in _limited(source, settings, config.shard) if item.index not in done)
     workers = config.llm.concurrency if client and config.llm else 0
+    pairs = annotated(todo, lambda chain: annotate(chain, settings, client), workers)
+    scored = (
+        _scored_on_ray(pairs, config.model, settings, config.ray)
+        if config.ray
+        else _scored_here(pairs, config.model, settings)
+    )
     try:
-        for item, annotation in annotated(todo, lambda chain: annotate(chain, settings, client), workers):
-            if isinstance(item, Reject):
-                print(f"rejected {item.location}: {item.reason}", file=sys.stderr)
-                if config.strict:  # not recorded: once fixed, the same command reads it again
-                    raise PipelineError(
-                        f"{source} {item.location}: {item.reason} (--strict: fix it, then "
-                        "run the same command again to resume)"
-                    )
-                append_jsonl(out / "rejects.jsonl", item.to_json() | {"record_hash": record_hash(item)})
-            else:
-                assert annotation is not None  # every chain is annotated
-                if scorer is None:
-                    tokenizer, scorer = _load_scorer(config.model)
-                append_jsonl(out / "structure.jsonl", score_chain(item, annotation, tokenizer, scorer, settings))
-            bar.update(1)
-    except LLMError as error:
+        with closing(scored):
+            for item, entry in scored:
+                if isinstance(item, Reject):
+                    print(f"rejected {item.location}: {item.reason}", file=sys.stderr)
+                    if config.strict:  # not recorded: once fixed, the same command reads it again
+                        raise PipelineError(
+                            f"{source} {item.location}: {item.reason} (--strict: fix it, then "
+                            "run the same command again to resume)"
+                        )
+                    append_jsonl(out / "rejects.jsonl", item.to_json() | {"record_hash": record_hash(item)})
+                else:
+                    assert entry is not None  # every chain is scored
+                    append_jsonl(out / "structure.jsonl", entry)
+                bar.update(1)
+    except (LLMError, ClusterError) as error:
         raise PipelineError(str(error)) from error
     finally:
         bar.close()
