@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from limopro_plugins.prune import main
-from tests.test_pipeline import ENV, prune, write_input
+from tests.pir.test_run import ENV, prune, write_input
 
 CHAINS = 24
 WAIT_S = 300
