@@ -39,7 +39,7 @@ from limopro_plugins.pir.records import Chain, Reject, read_chains
 from limopro_plugins.pir.run import Settings, annotate, annotated, upgraded_run_record
 from limopro_plugins.pir.segment import segment
 from limopro_plugins.text import Mode
-from tests.data.texts import SAMPLE
+from tests.data.texts import REPO, SAMPLE
 
 REASONING = (
     "Let x be the number of apples. Then 3x + 2 = 11, so x = 3.\n\n"
@@ -507,7 +507,7 @@ def test_the_structure_benchmark_scores_an_llm_classifier_through_an_endpoint(
         capture_output=True,
         text=True,
         timeout=600,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=REPO,
     )
     assert done.returncode == 0, done.stderr
     section = done.stdout.split("== judge: --segmenter llm --classifier llm\n", 1)[1]
