@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -370,16 +372,49 @@ def _open_bytes(path: Path) -> BinaryIO:
     return path.open("rb")
 
 
+_BOM = b"\xef\xbb\xbf"
+"""UTF-8's byte-order mark, which some editors write at the start of a file: not part of the first record."""
+
+
+def _unreadable(path: Path, error: Exception, line: int | None = None) -> InputError:
+    """One sentence for a file that cannot be read on: unreadable, not gzip, or cut or corrupt data."""
+    after = f" after line {line}" if line else ""
+    if isinstance(error, EOFError):
+        cause = f"the compressed data ends early{after} (a truncated download or copy?)"
+    elif isinstance(error, OSError) and error.strerror:
+        cause = f"cannot read it: {error.strerror}"
+    else:
+        cause = f"corrupt data{after} ({' '.join(str(error).split())})"
+    return InputError(f"{path}: {cause}")
+
+
+_READ_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, zlib.error)
+"""What reading a (gzip) file raises for a permission, a truncated stream or corrupt compressed data."""
+
+
+def _check_utf8_file(path: Path, first: bytes) -> None:
+    """A UTF-16 (or UTF-32) file would give "invalid JSON" for every line: say so once instead. Its first
+    line starts with a UTF-16 byte-order mark, or holds NUL bytes, which UTF-8 JSON never does."""
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in first:
+        raise InputError(f"{path}: the file is UTF-16 (or UTF-32) text, not UTF-8: convert it to UTF-8 first")
+
+
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, int | None, Any]]:
     """Lines are decoded one at a time, so a line that is not UTF-8 is rejected with its number (its
     bytes kept, escaped) instead of ending the whole read."""
-    index = 0
-    with _open_bytes(path) as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            yield index, number, _parse_line(raw)
-            index += 1
+    index, number = 0, 0
+    try:
+        with _open_bytes(path) as handle:
+            for number, raw in enumerate(handle, start=1):
+                if number == 1:
+                    _check_utf8_file(path, raw)
+                    raw = raw.removeprefix(_BOM)
+                if not raw.strip():
+                    continue
+                yield index, number, _parse_line(raw)
+                index += 1
+    except _READ_ERRORS as error:
+        raise _unreadable(path, error, number) from error
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -389,6 +424,38 @@ _LONE_SURROGATE = (
     "a string holds an unpaired UTF-16 surrogate (a \\uD800-\\uDFFF escape without its other "
     "half): not valid Unicode text"
 )
+
+
+MAX_DEPTH = 200
+"""Arrays and objects nested deeper are rejected: reading, hashing and copying a record recurse once per
+level, and Python's recursion limit (1,000 frames) must not end a run. Real records nest a few levels."""
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep (arrays and objects): too deep to process"
+_TOO_LONG_INTEGER = (
+    f"holds an integer of more than {getattr(sys, 'get_int_max_str_digits', lambda: 4300)():,} digits, "
+    "longer than Python reads as a number"
+)
+
+
+def _too_deep(record: Any) -> bool:
+    """Whether `record` nests arrays and objects more than MAX_DEPTH levels (walked without recursion)."""
+    stack = [(record, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                return True
+            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+    return False
+
+
+def _unusable(record: Any, text: str) -> str | None:
+    """Why a parsed record cannot be processed (too deep, lone surrogate), or None. The walks run only
+    where the JSON text could hold the problem, so ordinary records cost two substring counts."""
+    if text.count("[") + text.count("{") > MAX_DEPTH and _too_deep(record):
+        return _TOO_DEEP
+    if _SURROGATE_ESCAPE.search(text) and _holds_lone_surrogate(record):
+        return _LONE_SURROGATE
+    return None
 
 
 def _holds_lone_surrogate(record: Any) -> bool:
@@ -411,27 +478,41 @@ def _parse_line(raw: bytes) -> Any:
         record = json.loads(line)
     except json.JSONDecodeError as error:
         return _BadLine(line, f"invalid JSON: {error.msg} (column {error.colno})")
-    if _SURROGATE_ESCAPE.search(line) and _holds_lone_surrogate(record):
-        return _BadLine(line, _LONE_SURROGATE)
-    return record
+    except RecursionError:
+        return _BadLine(line, _TOO_DEEP)
+    except ValueError:  # the only other ValueError json.loads raises: an integer past the digit limit
+        return _BadLine(line, _TOO_LONG_INTEGER)
+    reason = _unusable(record, line)
+    return _BadLine(line, reason) if reason else record
 
 
 def _iter_json(path: Path, schema: SchemaName | None, fields: Fields) -> Iterator[tuple[int, int | None, Any]]:
     """A record holding a lone surrogate is yielded as a _BadLine of its JSON, escapes kept as read."""
-    with _open_bytes(path) as handle:
-        try:
-            text = handle.read().decode("utf-8")
-            data = json.loads(text)
-        except UnicodeDecodeError as error:
-            raise InputError(f"{path}: not UTF-8 (byte {error.start + 1})") from error
-        except json.JSONDecodeError as error:
-            raise InputError(f"{path}: invalid JSON at line {error.lineno}: {error.msg}") from error
+    try:
+        with _open_bytes(path) as handle:
+            raw = handle.read()
+    except _READ_ERRORS as error:
+        raise _unreadable(path, error) from error
+    _check_utf8_file(path, raw[:4096])
+    try:
+        text = raw.removeprefix(_BOM).decode("utf-8")
+        data = json.loads(text)
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: not UTF-8 (byte {error.start + 1})") from error
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: invalid JSON at line {error.lineno}: {error.msg}") from error
+    except RecursionError as error:
+        raise InputError(f"{path}: {_TOO_DEEP}") from error
+    except ValueError as error:
+        raise InputError(f"{path}: {_TOO_LONG_INTEGER}") from error
     if isinstance(data, dict):
         data = _records_of_object(data, schema, fields)
-    suspect = _SURROGATE_ESCAPE.search(text) is not None
     for index, record in enumerate(data):
-        if suspect and _holds_lone_surrogate(record):
-            yield index, None, _BadLine(json.dumps(record), _LONE_SURROGATE)
+        reason = _unusable(record, text)
+        if reason == _LONE_SURROGATE:
+            yield index, None, _BadLine(json.dumps(record), reason)
+        elif reason:
+            yield index, None, _BadLine(f"({reason}: record not kept)", reason)
         else:
             yield index, None, record
 
@@ -453,13 +534,18 @@ def _records_of_object(data: dict[str, Any], schema: SchemaName | None, fields: 
 
 
 def _iter_parquet(path: Path) -> Iterator[tuple[int, int | None, Any]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     index = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=256):
-        for record in batch.to_pylist():
-            yield index, None, _jsonable(record)
-            index += 1
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=256):
+            for record in batch.to_pylist():
+                yield index, None, _jsonable(record)
+                index += 1
+    except (pa.ArrowException, OSError) as error:  # not Parquet, truncated, or a corrupt page
+        cause = " ".join(str(error).split())  # Arrow's messages span lines
+        raise InputError(f"{path}: not a readable Parquet file, record {index + 1} on ({cause})") from error
 
 
 def _iter_hub(name: str) -> Iterator[tuple[int, int | None, Any]]:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -231,3 +235,98 @@ def test_register_refusing_a_name_collision_writes_nothing(tmp_path: Path, capsy
     assert json.loads((data / "dataset_info.json").read_text()) == info
     assert main([*args, "--force"]) == 0
     assert json.loads((data / "dataset_info.json").read_text())["mine"]["file_name"] == "mine.jsonl"
+
+
+def test_unreadable_records_are_rejects_with_their_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Nesting past Python's recursion limit, an integer past its digit limit, and nesting deep enough to
+    break a later copy or hash of the record: each a reject, and the records after them are read."""
+    deep = {**LIMO, "extra": json.loads("[" * 300 + "]" * 300)}
+    huge_int = json.dumps(LIMO)[:-1] + ', "n": ' + "9" * 5000 + "}"
+    src = write(tmp_path / "in.jsonl", [LIMO, "[" * 100_000 + "]" * 100_000, huge_int, json.dumps(deep), LIMO])
+    assert main(["--input", str(src), "--output", str(tmp_path / "out.jsonl")]) == 0
+    captured = capsys.readouterr()
+    assert "read: 5, written: 2, rejected: 3" in captured.out
+    assert "rejected line 2: nested more than 200 levels deep" in captured.err
+    assert "rejected line 3: holds an integer of more than 4,300 digits" in captured.err
+    assert "rejected line 4: nested more than 200 levels deep" in captured.err
+    rejects = [json.loads(x) for x in (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in rejects] == [2, 3, 4] and rejects[1]["raw"] == huge_int
+    wrapped = tmp_path / "in.json"
+    wrapped.write_text(json.dumps([LIMO, deep, LIMO]))
+    counts = convert_file(str(wrapped), tmp_path / "json.jsonl", quiet=True)
+    assert (counts.written, counts.rejected) == (2, 1)
+
+
+def test_a_byte_order_mark_is_read_and_a_utf16_file_is_named_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = json.dumps(LIMO) + "\n" + json.dumps(LIMO) + "\n"
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert convert_file(str(bom), tmp_path / "o.jsonl").written == 2
+    bom_json = tmp_path / "bom.json"
+    bom_json.write_bytes(b"\xef\xbb\xbf" + json.dumps([LIMO]).encode())
+    assert convert_file(str(bom_json), tmp_path / "o.jsonl").written == 1
+    for encoding in ("utf-16", "utf-16-le"):  # with and without its byte-order mark
+        wide = tmp_path / f"{encoding}.jsonl"
+        wide.write_bytes(text.encode(encoding))
+        assert main(["--input", str(wide), "--output", str(tmp_path / "w.jsonl")]) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: {wide}: the file is UTF-16 (or UTF-32) text, not UTF-8: convert it to UTF-8 first\n"
+
+
+def test_corrupt_truncated_and_unreadable_files_get_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gzip
+
+    import pandas as pd
+
+    data = gzip.compress("".join(json.dumps({**LIMO, "id": i}) + "\n" for i in range(300)).encode())
+    corrupt = bytearray(data)
+    corrupt[len(data) // 2 : len(data) // 2 + 16] = b"\xff" * 16
+    pd.DataFrame([LIMO] * 50).to_parquet(tmp_path / "whole.parquet")
+    parquet = (tmp_path / "whole.parquet").read_bytes()
+    cases = {
+        "truncated.jsonl.gz": (data[: len(data) // 2], "the compressed data ends early after line"),
+        "corrupt.jsonl.gz": (bytes(corrupt), "corrupt data after line"),
+        "not_gzip.jsonl.gz": (b'{"question": "q"}\n', "corrupt data (Not a gzipped file"),
+        "truncated.json.gz": (gzip.compress(json.dumps([LIMO] * 50).encode())[:60], "the compressed data ends early"),
+        "truncated.parquet": (parquet[: len(parquet) // 2], "not a readable Parquet file"),
+        "corrupt.parquet": (parquet[:100] + b"\x07" * 300 + parquet[400:], "not a readable Parquet file"),
+    }
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        assert main(["--input", str(tmp_path / name), "--output", str(tmp_path / "o.jsonl")]) == 2, name
+        err = capsys.readouterr().err  # corrupt compressed data may first yield garbled lines, rejected
+        assert err.splitlines()[-1].startswith(f"error: {tmp_path / name}: {message}"), (name, err)
+        assert err.count("error:") == 1 and "Traceback" not in err
+    (tmp_path / "folder.jsonl").mkdir()
+    assert main(["--input", str(tmp_path / "folder.jsonl"), "--output", str(tmp_path / "o.jsonl")]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'folder.jsonl'}: not a readable file\n"
+
+
+def test_an_input_without_read_permission_gets_one_sentence(tmp_path: Path) -> None:
+    src = write(tmp_path / "in.jsonl", [LIMO])
+    src.chmod(0o000)
+    proc = subprocess.run(
+        [*as_unprivileged(), sys.executable, "-m", "limopro_plugins.convert"]
+        + ["--input", str(src), "--output", str(tmp_path / "o.jsonl")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == f"error: {src}: cannot read it: Permission denied\n"
+
+
+# Root (as in CI) reads and writes regardless of file modes, unless it drops the capabilities for that.
+NO_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
+
+
+def as_unprivileged() -> list[str]:
+    """The command prefix under which file modes apply to this process (nothing when not root)."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: file modes cannot be made to apply")
+    return NO_DAC
