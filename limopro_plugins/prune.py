@@ -250,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             register(finished, args.register, args.force)
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return error.status
     except KeyboardInterrupt:
         print(f"\ninterrupted: run the same command again to resume from {args.output}", file=sys.stderr)
         return 130

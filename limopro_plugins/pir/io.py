@@ -1,13 +1,37 @@
-"""File writing that never loses a user's data: atomic replaces and crash-safe appends."""
+"""File writing that never loses a user's data: atomic replaces, crash-safe appends, and one writer per
+output folder."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
+
+LOCK_FILE = ".lock"
+TEMP_GLOB = ".*.tmp"
+"""The names `atomic_write_text` gives its temporary files."""
+
+
+class FolderError(RuntimeError):
+    """An output folder cannot be used; the message says which and why."""
+
+
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """A failed write() or fsync() (a full disk) raises an OSError without a file name, and a failed
+    mkstemp names the temporary file: name the file being written instead."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno is not None:  # an OSError of the system, not one raised with a message only
+            error.filename = str(path)
+        raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -20,6 +44,11 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """`atomic_write_text` for bytes (a picture)."""
+    with _naming(path):
+        _atomic_write_bytes(path, data)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -65,11 +94,12 @@ def atomic_write_jsonl(path: Path, records: Iterable[Any]) -> None:
 
 def append_jsonl(path: Path, record: Any) -> None:
     """Append one record as a line and fsync, so a finished record survives kill -9."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    with _naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def read_jsonl_tolerant(path: Path, repair: bool = True) -> list[Any]:
@@ -97,3 +127,35 @@ def read_jsonl_tolerant(path: Path, repair: bool = True) -> list[Any]:
             break
         offset += len(raw)
     return records
+
+
+@contextmanager
+def claimed_folder(folder: Path, what: str = "--output") -> Iterator[None]:
+    """Create `folder` if needed and hold its lock while the caller writes there, after removing the
+    temporary files an interrupted writer left (no live writer can own them while the lock is held).
+
+    A second claim is refused, not queued: the same command started twice would only, once the first
+    ended, find its work done, and two writers appending to one checkpoint file would duplicate rows.
+    The lock is advisory (flock), so a killed holder releases it; the lock file stays in the folder."""
+    if folder.exists() and not folder.is_dir():
+        raise FolderError(f"{what} {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise FolderError(f"cannot write to the folder {folder} ({what}): {error.strerror or error}") from error
+    lock = FileLock(str(folder / LOCK_FILE))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout as error:
+        raise FolderError(
+            f"another run is writing to {folder} right now: wait for it to end (the same command then "
+            f"resumes from its files) or use another {what}"
+        ) from error
+    try:
+        for stale in [*folder.glob(TEMP_GLOB), *folder.glob(f"*/{TEMP_GLOB}")]:
+            stale.unlink(missing_ok=True)
+        yield
+    finally:
+        lock.release()

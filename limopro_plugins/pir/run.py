@@ -13,13 +13,17 @@ Files in the output folder:
   holds the SHA-256 of its record as read (`record_hash`): a resumed run redoes the records edited since
   and drops the rows of removed ones, so its files always describe the current input.
 - `pruning/<name>_<ratio>.jsonl` and `meta.json`: rebuilt from the two files above at the end of every
-  run and written atomically, so they are identical to those of an uninterrupted run.
+  run and written atomically, so they are identical to those of an uninterrupted run. `pruning/` holds
+  exactly the files `meta.json` describes: those of earlier --ratios or --name are removed (the same
+  command with those ratios rebuilds them from structure.jsonl without scoring).
+- `.lock`: held by the run writing the folder; a second run on it is refused (`claimed_folder`).
 Chains too long for the scoring model are recorded with status `skipped` and copied unpruned into
 every pruned file (the dataset keeps its size); the summary counts them.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import sys
@@ -27,7 +31,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
 from importlib import resources
@@ -38,7 +42,14 @@ from limopro_plugins import __version__
 from limopro_plugins.pir.answers import extract_math_answer
 from limopro_plugins.pir.cluster import ClusterError, RaySpec, imap_ordered
 from limopro_plugins.pir.config import AnswerMode, Backend, Dtype, ModelConfig, RayConfig, RunConfig
-from limopro_plugins.pir.io import append_jsonl, atomic_write_json, atomic_write_jsonl, read_jsonl_tolerant
+from limopro_plugins.pir.io import (
+    FolderError,
+    append_jsonl,
+    atomic_write_json,
+    atomic_write_jsonl,
+    claimed_folder,
+    read_jsonl_tolerant,
+)
 from limopro_plugins.pir.llm import (
     OUTCOMES,
     PROMPTS_BEFORE_FINGERPRINTS,
@@ -70,6 +81,26 @@ NO_BOXED_ANSWER = (
 
 class PipelineError(RuntimeError):
     """A run cannot start or go on; the message says why and what to do."""
+
+    status = 2
+    """The command's exit status."""
+
+
+class DiskFullError(PipelineError):
+    """The disk filled up mid-run: every finished chain is on disk, and the same command resumes."""
+
+    status = 1
+
+
+def _os_failure(error: OSError, out: Path) -> PipelineError:
+    """One sentence for a failed read or write, naming the file (a full disk: exit 1, resumable)."""
+    where = error.filename or out
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(
+            f"{where}: no space left on the device; the chains finished so far are kept in {out}: free "
+            "space and run the same command again to resume"
+        )
+    return PipelineError(f"{where}: {error.strerror or error}")
 
 
 def sample_path() -> Path:
@@ -489,6 +520,7 @@ def _variants(
     """Write pruning/<name>_<ratio>.jsonl for every ratio; return token counts per ratio (Table 5)."""
     chains = [c for c in _limited(source, settings) if isinstance(c, Chain) and c.index in structure]
     tokens: dict[str, Any] = {}
+    written: set[str] = set()
     for ratio in spec.ratios:
         records, before, after = [], 0, 0
         for chain in chains:
@@ -505,12 +537,17 @@ def _variants(
             records.append(chain.with_reasoning(kept))
         path = out / "pruning" / f"{spec.name}_{ratio:g}.jsonl"
         atomic_write_jsonl(path, records)
+        written.add(path.name)
         tokens[f"{ratio:g}"] = {
             "file": str(path.relative_to(out)),
             "reasoning_tokens_before": before,
             "reasoning_tokens_after": after,
             "reduction": round(1 - after / before, 4) if before else 0.0,
         }
+    for old in sorted((out / "pruning").glob("*.jsonl")):
+        if old.name not in written:  # of earlier --ratios or --name: meta.json describes this run's only
+            old.unlink()
+            print(f"removed pruning/{old.name}: not one of this run's ratios and name", file=sys.stderr)
     return tokens
 
 
@@ -584,18 +621,30 @@ def run(config: RunConfig) -> Finished:
         config.ratios, config.strategy, config.seed, config.name or f"{stem}_{config.strategy.replace('-', '_')}"
     )
     out = config.output
-    out.mkdir(parents=True, exist_ok=True)
     settings = _settings(config, source)
     started = time.monotonic()
-    try:
-        _check_settings(out, settings, config.shard)
-        done = _resume(out, settings, config.shard, config.strict)
-        atomic_write_json(out / "run.json", _run_record(settings, config.shard))
-        _score_new(config, source, settings, out, done)
-    except InputError as error:
-        raise PipelineError(str(error)) from error
-    counts = finalize(out, settings, spec)
+    with _claimed(out):
+        try:
+            _check_settings(out, settings, config.shard)
+            done = _resume(out, settings, config.shard, config.strict)
+            atomic_write_json(out / "run.json", _run_record(settings, config.shard))
+            _score_new(config, source, settings, out, done)
+        except InputError as error:
+            raise PipelineError(str(error)) from error
+        counts = finalize(out, settings, spec)
     return Finished(out, spec, settings, f"{counts.line()} -> {out} ({time.monotonic() - started:.1f} s)")
+
+
+@contextmanager
+def _claimed(out: Path) -> Iterator[None]:
+    """The output folder, locked for this run (see `claimed_folder`), with its failures as one sentence."""
+    try:
+        with claimed_folder(out):
+            yield
+    except FolderError as error:
+        raise PipelineError(str(error)) from error
+    except OSError as error:
+        raise _os_failure(error, out) from error
 
 
 def merge(shards: list[Path], out: Path) -> Finished:
@@ -625,12 +674,12 @@ def merge(shards: list[Path], out: Path) -> Finished:
         )
         for name in ROW_FILES
     }
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "run.json", settings)
-    for name, records in rows.items():
-        if records:
-            atomic_write_jsonl(out / name, records)
     spec = OutputSpec(tuple(float(r) for r in meta["ratios"]), meta["strategy"], meta["seed"], meta["name"])
     merged = Settings.from_json(settings)
-    counts = finalize(out, merged, spec)
+    with _claimed(out):
+        atomic_write_json(out / "run.json", settings)
+        for name, records in rows.items():
+            if records:
+                atomic_write_jsonl(out / name, records)
+        counts = finalize(out, merged, spec)
     return Finished(out, spec, merged, f"merged {len(shards)} shards: {counts.line()} -> {out}")
