@@ -199,12 +199,12 @@ def test_prune_with_the_vllm_backend_without_vllm_says_how_to_install(tmp_path: 
 
 @pytest.mark.slow
 def test_the_gpu_benchmark_table_runs_on_the_stand_in(tiny, capsys) -> None:
-    """benchmarks/bench_pir.py --backend vllm on three chains of the bundled sample: the code the GPU
-    check runs, ending in PASS, and in FAIL at the naive cost."""
-    from benchmarks.bench_pir import chain_sets, print_vllm_rows, vllm_rows
+    """The table `benchmarks/bench_pir.py --backend vllm` prints (`pir.vllm_check`), on three chains of
+    the bundled sample: the code the GPU check runs, ending in PASS, and in FAIL at the naive cost."""
+    from limopro_plugins.pir.vllm_check import print_vllm_rows, sample_chain_set, vllm_rows
 
     tokenizer, model = tiny
-    name, chains = chain_sets()[-1]
+    name, chains = sample_chain_set()
     sample = [(name, chains[:3])]
     rows = vllm_rows(sample, tokenizer, PIRScorer(model), scorer(model, block_size=4, cached_rows="stale"), 1)
     assert print_vllm_rows(rows, 1e-3)
