@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -63,31 +61,14 @@ def test_changed_lm_eval_internals_give_a_warning_naming_include_path() -> None:
         patch_task_manager(types.ModuleType("no_task_manager_at_all"))
 
 
-def _startup_medians(on: dict[str, str], off: dict[str, str], runs: int = 15) -> tuple[float, float]:
-    """Median wall time of `python -c pass` with the hook on and off, runs interleaved so that load from
-    other processes hits both alike."""
-    times: dict[bool, list[float]] = {True: [], False: []}
-    for _ in range(runs):
-        for hook, env in ((True, on), (False, off)):
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
-            times[hook].append(time.perf_counter() - start)
-    return statistics.median(times[True]), statistics.median(times[False])
-
-
-def test_hook_costs_little_start_up_time() -> None:
+def test_the_start_up_hook_imports_nothing_heavy() -> None:
+    """The hook runs at every Python start-up: it may import only the package's own small modules (what
+    that costs in time is a benchmark's question, not a test's)."""
     on = {**os.environ, "LIMOPRO_LM_EVAL_HOOK": "1"}
-    off = {**os.environ, "LIMOPRO_LM_EVAL_HOOK": "0"}
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "pass"], env=on, capture_output=True, text=True, check=True
     )
-    hook_us = sum(
-        int(line.split("|")[1])
-        for line in proc.stderr.splitlines()
-        if "limopro_plugins" in line and line.count("|") == 2
-    )
-    assert 0 < hook_us < 20_000, proc.stderr  # self time of every limopro module imported at start-up
     imported = {line.split("|")[2].strip() for line in proc.stderr.splitlines() if line.count("|") == 2}
-    assert not {m for m in imported if m.split(".")[0] in ("lm_eval", "torch", "transformers")}
-    with_hook, without = _startup_medians(on, off)
-    assert with_hook - without < 0.05  # generous: wall times on a shared machine are noisy
+    ours = {m for m in imported if m.startswith("limopro_plugins")}
+    assert ours and ours <= {"limopro_plugins", "limopro_plugins._lm_eval_hook"}, ours
+    assert not {m for m in imported if m.split(".")[0] in ("lm_eval", "torch", "transformers", "numpy")}
