@@ -1,15 +1,4 @@
-"""Convert reasoning data to LLaMA-Factory training records: `python -m limopro_plugins.convert`.
-
-Every schema the prune command reads (and its `pruning/*.jsonl` outputs) becomes sharegpt records
-`{"conversations": [{"from": "human", ...}, {"from": "gpt", ...}], "system": ...}` (or alpaca records with
-`--format alpaca`): the system message (default: the paper's prompt), the question as the user turn, and
-the reasoning plus the final solution as the assistant turn.
-
-The assistant turn keeps the source's own text by default (`--no-think`): LIMO's responses have no
-`<think>` tags and the paper's LIMO recipe trains Qwen2.5-32B-Instruct on them as they are. `--think`
-wraps the reasoning as `<think>\\n...\\n</think>\\n\\n` before the final solution, for models and
-templates that expect thinking tags.
-"""
+"""`python -m limopro_plugins.convert`: the command line of `train.convert` (what it writes is told there)."""
 
 from __future__ import annotations
 
