@@ -1,4 +1,7 @@
-"""`python -m limopro_plugins.convert`: the command line of `train.convert` (what it writes is told there)."""
+"""Convert reasoning data to LLaMA-Factory training records (sharegpt or alpaca).
+
+The command line of `train.convert`, whose docstring says what the records hold.
+"""
 
 from __future__ import annotations
 
