@@ -153,29 +153,25 @@ class _Chain:
             return markers.NO_SENTENCE
         head = self._heads.get(i)
         if head is None:
-            start, end = self.starts[i], self.starts[i + 1]
-            head = markers.Sentence(
-                self.folded[start : end if end - start <= OPENING_CHARS else start + OPENING_CHARS],
-                markers.candidates(anchors),
-            )
+            head = markers.Sentence(self._folded(i, OPENING_CHARS), markers.candidates(anchors))
             self._heads[i] = head
         return head
 
     def whole(self, i: int) -> markers.Sentence:
         """Sentence i (its first SENTENCE_CHARS characters) as the cues that may match anywhere read it."""
-        start, end = self.starts[i], self.starts[i + 1]
-        end = end if end - start <= SENTENCE_CHARS else start + SENTENCE_CHARS
-        return markers.Sentence(self.folded[start:end], markers.candidates(self.anchors[i]))
+        return markers.Sentence(self._folded(i, SENTENCE_CHARS), markers.candidates(self.anchors[i]))
 
     def first_result(self) -> int:
         """The first sentence holding a derived value (`markers.RESULT`), or the number of sentences."""
         for i in range(len(self)):
-            start, end = self.starts[i], self.starts[i + 1]
-            if markers.RESULT.found_in(
-                self.folded[start : end if end - start <= SENTENCE_CHARS else start + SENTENCE_CHARS]
-            ):
+            if markers.RESULT.found_in(self._folded(i, SENTENCE_CHARS)):
                 return i
         return len(self)
+
+    def _folded(self, i: int, limit: int) -> str:
+        """The first `limit` characters of sentence i, folded."""
+        start, end = self.starts[i], self.starts[i + 1]
+        return self.folded[start : end if end - start <= limit else start + limit]
 
     def paragraph_start(self, i: int) -> bool:
         return i == 0 or self.paragraphs[i - 1] != self.paragraphs[i]
@@ -219,14 +215,14 @@ def _closes(chain: _Chain, i: int, mode: Mode, opens: Mode | None, verdict: bool
         )
     if opens is not None and (verdict or (opens is not mode and opens is not Mode.VERIFICATION)):
         return True
-    if paragraph_start:
-        moves = chain.holds(markers.CONCLUDE, i) or (
-            mode is Mode.VERIFICATION and chain.starts_with(markers.MOVE_ON, i)
-        )
-        if moves and (verdict or not _concludes(chain, i, mode)):
+    if paragraph_start or verdict:
+        concludes = chain.holds(markers.CONCLUDE, i)  # read once for both tests below
+        if paragraph_start:
+            moves = concludes or (mode is Mode.VERIFICATION and chain.starts_with(markers.MOVE_ON, i))
+            if moves and (verdict or not _concludes(chain, i, mode)):
+                return True
+        if verdict and (paragraph_start or concludes):
             return True
-    if verdict and (paragraph_start or chain.holds(markers.CONCLUDE, i)):
-        return True
     return mode is Mode.VERIFICATION and i > first and chain.holds(markers.GO_ON, i)
 
 
